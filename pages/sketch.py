@@ -1,0 +1,8 @@
+"""sketch page (coming soon)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+st.title("sketch")
+st.info("This page is being built.")

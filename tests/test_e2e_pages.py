@@ -1,0 +1,30 @@
+"""Real browser: every page loads in Chromium against `streamlit run app.py` with no error."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.conftest import assert_no_errors, wait_for_app
+
+pytestmark = pytest.mark.e2e
+
+# st.navigation serves the default page at "/", the others at their url_path.
+ROUTES = {"": "Dataset explorer", "train": "Train", "compare": "Compare", "sketch": "Sketch"}
+
+
+@pytest.mark.parametrize("route", list(ROUTES))
+def test_every_page_loads(streamlit_server, page, route):
+    page.goto(f"{streamlit_server.url}/{route}")
+    wait_for_app(page)
+    expect(page.locator("h1").first).to_be_visible()
+    assert_no_errors(page)
+
+
+def test_sidebar_navigation_reaches_every_page(streamlit_server, page):
+    page.goto(streamlit_server.url)
+    wait_for_app(page)
+    for label in ("Train", "Compare optimizers", "Sketch & classify", "Dataset explorer"):
+        page.get_by_test_id("stSidebarNav").get_by_text(label, exact=True).click()
+        wait_for_app(page)
+        assert_no_errors(page)
