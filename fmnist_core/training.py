@@ -1,0 +1,334 @@
+"""Training: the typed run config, the streaming Keras callback, and `train()`.
+
+`train()` is plain Keras `fit` plus a callback; it knows nothing of the store or the
+job runner (those pass `on_metrics` / `should_stop`), so it runs the same in a worker,
+the CLI and tests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from fmnist_core.data import FashionMNIST, train_val_split
+from fmnist_core.models import OPTIMIZERS, PRESETS, ModelSpec, build_model, make_optimizer
+
+if TYPE_CHECKING:
+    import keras
+
+LAB_SPLIT_SEED = 42  # every run is compared on the same validation images
+LIMITS = {"epochs": (1, 200), "batch_size": (1, 4096), "val_fraction": (0.05, 0.5), "learning_rate": (1e-6, 10.0)}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model: ModelSpec = PRESETS["lab_mlp"]
+    optimizer: str = "adam"
+    learning_rate: float | None = None  # None: Keras' default for the optimizer (as the lab did)
+    epochs: int = 10
+    batch_size: int = 64
+    val_fraction: float = 0.2  # of the 60,000 training images, split with the lab's seed 42
+    seed: int = 42  # weights, dropout and shuffling
+    train_subset: int | None = None  # use only the first N images of the training split
+    val_subset: int | None = None  # evaluate on only the first N validation images (quick demos)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.model, dict):
+            object.__setattr__(self, "model", ModelSpec.from_dict(self.model))
+        problems = config_problems(self)
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        known = set(cls.__dataclass_fields__)
+        d = {k: v for k, v in d.items() if k in known}
+        d["model"] = ModelSpec.from_dict(d.get("model", {}))
+        return cls(**d)
+
+    def key(self) -> str:
+        """Identity of the run's numbers: identical key, identical results (reuse instead of retraining)."""
+        return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
+
+    def with_(self, **changes: Any) -> TrainConfig:
+        return replace(self, **changes)
+
+    @property
+    def effective_lr(self) -> float:
+        return OPTIMIZERS[self.optimizer].default_lr if self.learning_rate is None else self.learning_rate
+
+
+def config_problems(c: TrainConfig) -> list[str]:
+    """Plain-language reasons a config cannot run (empty when fine)."""
+    out = []
+    if c.optimizer not in OPTIMIZERS:
+        out.append(f"unknown optimizer {c.optimizer!r}")
+    lo, hi = LIMITS["epochs"]
+    if not (isinstance(c.epochs, int) and lo <= c.epochs <= hi):
+        out.append(f"epochs must be a whole number from {lo} to {hi}")
+    lo, hi = LIMITS["batch_size"]
+    if not (isinstance(c.batch_size, int) and lo <= c.batch_size <= hi):
+        out.append(f"batch size must be from {lo} to {hi}")
+    lo, hi = LIMITS["val_fraction"]
+    if not lo <= c.val_fraction <= hi:
+        out.append(f"validation fraction must be from {lo} to {hi}")
+    if c.learning_rate is not None:
+        lo, hi = LIMITS["learning_rate"]
+        if not (isinstance(c.learning_rate, int | float) and lo <= c.learning_rate <= hi):
+            out.append(f"learning rate must be from {lo:g} to {hi:g}")
+    if c.train_subset is not None and not 10 <= c.train_subset <= 60000:
+        out.append("training subset must be from 10 to 60,000 images")
+    if c.val_subset is not None and not 10 <= c.val_subset <= 60000:
+        out.append("validation subset must be from 10 to 60,000 images")
+    if not 0 <= c.seed < 2**31:
+        out.append("seed must be from 0 to 2^31-1")
+    return out
+
+
+@dataclass
+class TrainResult:
+    history: dict[str, list[float]]  # per epoch: loss, accuracy, val_loss, val_accuracy
+    model: Any  # keras.Model
+    test_loss: float
+    test_accuracy: float
+    test_probs: np.ndarray | None = None  # (10000, 10) float32 softmax outputs on the test set
+    stopped: bool = False  # stopped early on request
+    seconds: float = 0.0  # wall-clock time of fit()
+    epochs_done: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass
+class PreparedData:
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+# key -> (the dataset object, its prepared arrays); holding the dataset keeps its id() from being reused
+_PREP_CACHE: dict[tuple, tuple[FashionMNIST, PreparedData]] = {}
+
+
+def prepare_data(config: TrainConfig, data: FashionMNIST) -> PreparedData:
+    """Scale to [0, 1] float32, split with the lab's seed, shape for the model's input. Cached per process."""
+    key = (id(data), config.val_fraction, config.model.input, config.train_subset, config.val_subset)
+    hit = _PREP_CACHE.get(key)
+    if hit is not None and hit[0] is data:
+        return hit[1]
+    shape = (-1, 784) if config.model.input == "flat" else (-1, 28, 28, 1)
+    xt, xv, yt, yv = train_val_split(data.x_train, data.y_train, val_fraction=config.val_fraction, seed=LAB_SPLIT_SEED)
+    if config.train_subset:
+        xt, yt = xt[: config.train_subset], yt[: config.train_subset]
+    if config.val_subset:
+        xv, yv = xv[: config.val_subset], yv[: config.val_subset]
+
+    def scale(x: np.ndarray) -> np.ndarray:
+        return (x.astype(np.float32) / 255.0).reshape(shape)
+
+    prepared = PreparedData(
+        scale(xt), yt.astype(np.int32), scale(xv), yv.astype(np.int32), scale(data.x_test), data.y_test.astype(np.int32)
+    )
+    if len(_PREP_CACHE) > 4:  # a worker sees few distinct shapes; bound memory anyway
+        _PREP_CACHE.clear()
+    _PREP_CACHE[key] = (data, prepared)
+    return prepared
+
+
+def steps_per_execution_for(config: TrainConfig, steps_per_epoch: int) -> int:
+    """How many batches to run inside one compiled call.
+
+    Fewer Python round trips make small models ~2x faster, but callbacks (streamed points,
+    stop checks) only run between executions: keep >= 10 of them per epoch, and keep
+    each execution short for conv nets, where per-step compute dominates anyway.
+    """
+    cap = 100 if config.model.kind == "mlp" else 8
+    return max(1, min(cap, steps_per_epoch // 10))
+
+
+def _import_keras():
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    return keras
+
+
+def make_streaming_callback(
+    *,
+    steps_per_epoch: int,
+    on_metrics: Callable[[dict], None] | None,
+    should_stop: Callable[[], bool] | None,
+):
+    """A keras Callback that forwards points to `on_metrics` and honours `should_stop`."""
+    keras = _import_keras()
+
+    class StreamingCallback(keras.callbacks.Callback):
+        """Sends a point after every execution (>= 10 per epoch) and at each epoch end.
+
+        Batch points carry Keras' running means over the epoch so far, as Keras reports them.
+        """
+
+        def on_train_begin(self, logs=None):
+            self.epoch = 0
+            self.stopped = False
+            self.diverged = False
+            self.t_start = time.time()
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch, logs=None):
+            logs = logs or {}
+            step = int(batch) + 1
+            point = {
+                "kind": "batch",
+                "epoch": self.epoch + 1,
+                "step": step,
+                "progress": self.epoch + step / steps_per_epoch,
+                "loss": float(logs.get("loss", math.nan)),
+                "accuracy": float(logs.get("accuracy", math.nan)),
+                "time": time.time(),
+            }
+            if not math.isfinite(point["loss"]):
+                self.diverged = True
+                self.model.stop_training = True
+            if on_metrics:
+                on_metrics(point)
+            if should_stop and should_stop():
+                self.stopped = True
+                self.model.stop_training = True
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            point = {
+                "kind": "epoch",
+                "epoch": epoch + 1,
+                "step": steps_per_epoch,
+                "progress": float(epoch + 1),
+                "time": time.time(),
+            }
+            for k in ("loss", "accuracy", "val_loss", "val_accuracy"):
+                point[k] = float(logs.get(k, math.nan))
+            if not math.isfinite(point["loss"]):
+                self.diverged = True
+                self.model.stop_training = True
+            if on_metrics:
+                on_metrics(point)
+
+    return StreamingCallback()
+
+
+def train(
+    config: TrainConfig,
+    data: FashionMNIST,
+    *,
+    on_metrics: Callable[[dict], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    evaluate_test: bool = True,
+) -> TrainResult:
+    """Train a model as `config` says on the lab's split of `data`, streaming points as it goes.
+
+    Raises TrainingDiverged if the loss becomes NaN/inf (after streaming what came before).
+    """
+    keras = _import_keras()
+    prepared = prepare_data(config, data)
+    n_train = len(prepared.x_train)
+    steps_per_epoch = math.ceil(n_train / config.batch_size)
+
+    keras.utils.clear_session(free_memory=False)
+    keras.utils.set_random_seed(config.seed)  # same seed: same weights, dropout masks and batch order
+    model = build_model(config.model)
+    model.compile(
+        optimizer=make_optimizer(config.optimizer, config.learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        steps_per_execution=steps_per_execution_for(config, steps_per_epoch),
+    )
+    cb = make_streaming_callback(steps_per_epoch=steps_per_epoch, on_metrics=on_metrics, should_stop=should_stop)
+    t0 = time.perf_counter()
+    hist = model.fit(
+        prepared.x_train,
+        prepared.y_train,
+        batch_size=config.batch_size,
+        epochs=config.epochs,
+        validation_data=(prepared.x_val, prepared.y_val),
+        validation_batch_size=max(config.batch_size, 1024),  # validation has no gradients: big batches
+        callbacks=[cb],
+        verbose=0,
+    )
+    seconds = time.perf_counter() - t0
+    history = {k: [float(v) for v in hist.history.get(k, [])] for k in ("loss", "accuracy", "val_loss", "val_accuracy")}
+    if cb.diverged:
+        raise TrainingDiverged("loss became NaN (training diverged: try a lower learning rate)")
+    test_loss = test_acc = math.nan
+    probs = None
+    if evaluate_test:
+        probs = np.asarray(model.predict(prepared.x_test, batch_size=1024, verbose=0), dtype=np.float32)
+        test_acc = float(np.mean(probs.argmax(1) == prepared.y_test))
+        p_true = np.clip(probs[np.arange(len(probs)), prepared.y_test], 1e-7, 1.0)
+        test_loss = float(-np.mean(np.log(p_true)))
+    return TrainResult(
+        history=history,
+        model=model,
+        test_loss=test_loss,
+        test_accuracy=test_acc,
+        test_probs=probs,
+        stopped=cb.stopped,
+        seconds=seconds,
+        epochs_done=len(history["loss"]),
+        extra={"steps_per_epoch": steps_per_epoch, "n_train": n_train, "n_val": len(prepared.x_val)},
+    )
+
+
+def parameter_count(spec: ModelSpec) -> int:
+    return int(build_model(spec).count_params())
+
+
+def lab_fit_baseline(config: TrainConfig, data: FashionMNIST) -> tuple[float, dict[str, list[float]]]:
+    """The lab's plain `model.fit(x, y, batch_size, validation_data=...)` on the same config and seed.
+
+    Returns (seconds, history). Used by the benchmark to compare against `train()`.
+    """
+    keras = _import_keras()
+    prepared = prepare_data(config, data)
+    keras.utils.clear_session(free_memory=False)
+    keras.utils.set_random_seed(config.seed)
+    model = build_model(config.model)
+    model.compile(
+        optimizer=make_optimizer(config.optimizer, config.learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    t0 = time.perf_counter()
+    hist = model.fit(
+        prepared.x_train,
+        prepared.y_train,
+        batch_size=config.batch_size,
+        epochs=config.epochs,
+        validation_data=(prepared.x_val, prepared.y_val),
+        verbose=0,
+    )
+    return time.perf_counter() - t0, {k: [float(v) for v in vs] for k, vs in hist.history.items()}
+
+

@@ -1,0 +1,128 @@
+"""Core training: models, configs, the streaming callback, determinism, stop, store rows."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from fmnist_core.data import FashionMNIST, load_from_dir
+from fmnist_core.models import OPTIMIZERS, PRESETS, ModelSpec, build_model, make_optimizer
+from fmnist_core.training import TrainConfig, TrainingDiverged, steps_per_execution_for, train
+from tests.conftest import make_tiny_dataset
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> FashionMNIST:
+    d = make_tiny_dataset(tmp_path_factory.mktemp("tiny"), n_train=200, n_test=50)
+    return load_from_dir(d, check_counts=False)
+
+
+def test_lab_mlp_matches_the_lab():
+    model = build_model(PRESETS["lab_mlp"])
+    assert model.count_params() == 109_386
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds == ["InputLayer", "Dense", "Dropout", "Dense", "Dense"]
+    assert model.input_shape == (None, 784) and model.output_shape == (None, 10)
+
+
+def test_dropout2_has_two_dropouts_and_cnn_takes_images():
+    kinds = [type(layer).__name__ for layer in build_model(PRESETS["lab_mlp_dropout2"]).layers]
+    assert kinds.count("Dropout") == 2
+    cnn = build_model(PRESETS["cnn_fast"])
+    assert cnn.input_shape == (None, 28, 28, 1)
+    assert any(type(layer).__name__ == "Conv2D" for layer in cnn.layers)
+
+
+def test_l2_and_batchnorm_are_built():
+    m = build_model(ModelSpec(l2=1e-3, batch_norm=True))
+    assert any(type(layer).__name__ == "BatchNormalization" for layer in m.layers)
+    dense = [layer for layer in m.layers if type(layer).__name__ == "Dense"]
+    assert all(layer.kernel_regularizer is not None for layer in dense)
+
+
+def test_bad_specs_and_configs_are_refused_with_reasons():
+    with pytest.raises(ValueError, match="dropout"):
+        ModelSpec(dropout=(1.5,))
+    with pytest.raises(ValueError, match="CNN"):
+        ModelSpec(kind="cnn", conv_filters=(), input="image")
+    with pytest.raises(ValueError, match="epochs"):
+        TrainConfig(epochs=0)
+    with pytest.raises(ValueError, match="learning rate"):
+        TrainConfig(learning_rate=1e6)
+    with pytest.raises(ValueError, match="optimizer"):
+        TrainConfig(optimizer="magic")
+
+
+def test_config_json_round_trip_and_key():
+    c = TrainConfig(model=PRESETS["cnn_fast"], optimizer="rmsprop", seed=3, train_subset=100)
+    back = TrainConfig.from_dict(__import__("json").loads(c.to_json()))
+    assert back == c and back.key() == c.key()
+    assert c.with_(seed=4).key() != c.key()
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_every_optimizer_builds_with_keras_default_lr(name):
+    opt = make_optimizer(name)
+    assert math.isclose(float(opt.learning_rate), OPTIMIZERS[name].default_lr, rel_tol=1e-6)
+
+
+def test_momentum_and_nesterov_are_what_they_say():
+    assert make_optimizer("momentum").momentum == 0.9
+    assert make_optimizer("nesterov").nesterov is True
+    assert make_optimizer("sgd").momentum == 0.0
+
+
+def test_steps_per_execution_keeps_points_flowing():
+    assert steps_per_execution_for(TrainConfig(), 750) == 75  # lab: 10 points per epoch
+    assert steps_per_execution_for(TrainConfig(), 3) == 1
+    assert steps_per_execution_for(TrainConfig(model=PRESETS["cnn_fast"]), 750) <= 8
+
+
+def test_train_streams_points_and_history(tiny):
+    points: list[dict] = []
+    cfg = TrainConfig(epochs=2, batch_size=8, seed=1)
+    r = train(cfg, tiny, on_metrics=points.append)
+    assert set(r.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert all(len(v) == 2 for v in r.history.values())
+    batch = [p for p in points if p["kind"] == "batch"]
+    epoch = [p for p in points if p["kind"] == "epoch"]
+    assert len(epoch) == 2 and [p["epoch"] for p in epoch] == [1, 2]
+    # 160 train images / 8 = 20 steps an epoch; >= 5 batch points an epoch
+    assert sum(p["epoch"] == 1 for p in batch) >= 5
+    assert all(0 < p["progress"] <= 2 for p in points)
+    assert epoch[-1]["val_accuracy"] == pytest.approx(r.history["val_accuracy"][-1])
+    assert r.test_probs.shape == (50, 10) and np.allclose(r.test_probs.sum(1), 1, atol=1e-4)
+    assert 0 <= r.test_accuracy <= 1 and not r.stopped
+
+
+def test_same_seed_same_numbers_other_seed_other_numbers(tiny):
+    cfg = TrainConfig(epochs=1, batch_size=16, seed=7)
+    a, b = train(cfg, tiny), train(cfg, tiny)
+    assert a.history == b.history
+    c = train(cfg.with_(seed=8), tiny)
+    assert c.history != a.history
+
+
+def test_stop_is_honoured_within_the_epoch(tiny):
+    calls = {"n": 0}
+
+    def should_stop():
+        calls["n"] += 1
+        return calls["n"] >= 2
+
+    r = train(TrainConfig(epochs=5, batch_size=4, seed=1), tiny, should_stop=should_stop)
+    assert r.stopped and r.epochs_done == 1  # Keras still finishes the partial epoch's validation
+    assert r.model is not None
+
+
+def test_diverging_loss_fails_clearly(tiny):
+    with pytest.raises(TrainingDiverged, match="NaN"):
+        train(TrainConfig(epochs=3, batch_size=4, optimizer="sgd", learning_rate=10.0, seed=0,
+                          model=ModelSpec(dropout=(), hidden=(256, 256))), _scaled(tiny, 1e4))
+
+
+def _scaled(d: FashionMNIST, factor: float) -> FashionMNIST:
+    # Not uint8-realistic, but forces SGD to blow up fast.
+    return FashionMNIST(d.x_train.astype(np.float32) * factor, d.y_train, d.x_test, d.y_test, "scaled")
