@@ -13,12 +13,18 @@ from fmnist_core.models import OPTIMIZERS, PRESETS
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--preset", default="lab_mlp", choices=sorted(PRESETS), help="model preset (default lab_mlp)")
+    p.add_argument(
+        "--preset", default="lab_mlp", choices=sorted(PRESETS), help="model preset (default lab_mlp)"
+    )
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=None, help="learning rate (default: Keras' default per optimizer)")
+    p.add_argument(
+        "--lr", type=float, default=None, help="learning rate (default: Keras' default per optimizer)"
+    )
     p.add_argument("--train-subset", type=int, default=None, help="train on only the first N training images")
-    p.add_argument("--val-subset", type=int, default=None, help="validate on only the first N validation images")
+    p.add_argument(
+        "--val-subset", type=int, default=None, help="validate on only the first N validation images"
+    )
     p.add_argument("--val-fraction", type=float, default=0.2)
     p.add_argument("--data-dir", default=None, help="folder with the four IDX files")
 
@@ -44,8 +50,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     store = RunStore()
     run_id = store.create_run(config, label=f"cli {args.preset}/{args.optimizer}", status="running")
     store.mark_running(run_id, os.getpid())
-    print(f"run {run_id}: {args.preset}, {args.optimizer} (lr {config.effective_lr:g}), {args.epochs} epochs, "
-          f"batch {args.batch_size}, seed {args.seed}; data from {data.source}; store {store.home}", flush=True)
+    print(
+        f"run {run_id}: {args.preset}, {args.optimizer} (lr {config.effective_lr:g}), {args.epochs} epochs, "
+        f"batch {args.batch_size}, seed {args.seed}; data from {data.source}; store {store.home}",
+        flush=True,
+    )
 
     def show(p: dict) -> None:
         if p["kind"] == "epoch":
@@ -63,8 +72,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 130
     run = store.get_run(run_id)
     if status in ("finished", "stopped"):
-        print(f"{status}: test accuracy {run.test_accuracy:.4f}  test loss {run.test_loss:.4f}  "
-              f"({run.seconds:.1f} s training)  model {run.model_path}")
+        print(
+            f"{status}: test accuracy {run.test_accuracy:.4f}  test loss {run.test_loss:.4f}  "
+            f"({run.seconds:.1f} s training)  model {run.model_path}"
+        )
         return 0
     print(f"{status}: {run.error}", file=sys.stderr)
     return 1
@@ -91,7 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--optimizer", default="adam", help="optimizer for a regularization study")
     c.add_argument("--seeds", type=int, default=3)
     c.add_argument("--first-seed", type=int, default=0)
-    c.add_argument("--target", type=float, default=0.85, help="validation accuracy target for epochs-to-target")
+    c.add_argument(
+        "--target", type=float, default=0.85, help="validation accuracy target for epochs-to-target"
+    )
     c.set_defaults(func=cmd_compare)
     args = parser.parse_args(argv)
     try:

@@ -10,9 +10,10 @@ exit when the process that started them dies, marking their run interrupted, and
 from __future__ import annotations
 
 import logging
-import multiprocessing as mp
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 import traceback
@@ -144,13 +145,26 @@ def worker_main(home: str, parent_pid: int, poll: float = POLL_SECONDS) -> None:
 class JobRunner:
     """Starts and watches worker processes for one run store. Never blocks the caller."""
 
-    def __init__(self, home: str | os.PathLike | None = None, *, workers: int | None = None):
+    def __init__(
+        self, home: str | os.PathLike | None = None, *, workers: int | None = None, start: bool = False
+    ):
         self.home = Path(home) if home is not None else studio_home()
-        self.store = RunStore(self.home)
+        self._local = (
+            threading.local()
+        )  # one SQLite connection per thread (Streamlit runs sessions in threads)
         self.n_workers = workers or default_workers()
-        self._procs: list[mp.process.BaseProcess] = []
+        self._procs: list[subprocess.Popen] = []
         self._lock = threading.Lock()
         self.store.reconcile(alive=self._alive)
+        if start:  # start now: the worker imports TensorFlow (~5-10 s) before the user clicks Start
+            self.ensure_workers()
+
+    @property
+    def store(self) -> RunStore:
+        store = getattr(self._local, "store", None)
+        if store is None:
+            store = self._local.store = RunStore(self.home)
+        return store
 
     def _alive(self, pid: int) -> bool:
         return pid_alive(pid)
@@ -158,13 +172,25 @@ class JobRunner:
     def ensure_workers(self) -> int:
         """Start workers up to the configured count; returns how many are alive."""
         with self._lock:
-            self._procs = [p for p in self._procs if p.is_alive()]
-            ctx = mp.get_context("spawn")  # a clean interpreter: no Streamlit state, no forked TF
+            self._procs = [p for p in self._procs if p.poll() is None]
             while len(self._procs) < self.n_workers:
-                p = ctx.Process(
-                    target=worker_main, args=(str(self.home), os.getpid()), name="fmnist-worker", daemon=True
+                # A fresh interpreter, not multiprocessing: "spawn" would re-import the parent's __main__,
+                # which under Streamlit is the page script itself.
+                log_file = open(self.home / "worker.log", "ab")  # noqa: SIM115 (owned by the child)
+                root = str(Path(__file__).resolve().parents[1])
+                env = {
+                    **os.environ,
+                    "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+                }
+                p = subprocess.Popen(
+                    [sys.executable, "-m", "fmnist_core.jobs", str(self.home), str(os.getpid())],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    cwd=root,
                 )
-                p.start()
+                log_file.close()
                 self._procs.append(p)
             return len(self._procs)
 
@@ -189,12 +215,25 @@ class JobRunner:
         return self.store.reconcile(alive=self._alive)
 
     def workers_alive(self) -> int:
-        return sum(p.is_alive() for p in self._procs)
+        return sum(p.poll() is None for p in self._procs)
+
+    def worker_pids(self) -> list[int]:
+        return [p.pid for p in self._procs if p.poll() is None]
 
     def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop the workers (SIGTERM: a running run ends as interrupted, with its points kept)."""
         for p in self._procs:
-            if p.is_alive():
+            if p.poll() is None:
                 p.terminate()
         for p in self._procs:
-            p.join(timeout)
+            try:
+                p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(timeout)
         self._procs = []
+
+
+if __name__ == "__main__":  # the worker process: python -m fmnist_core.jobs HOME PARENT_PID
+    logging.basicConfig(level=logging.INFO)
+    worker_main(sys.argv[1], int(sys.argv[2]))

@@ -106,7 +106,11 @@ PRESETS: dict[str, ModelSpec] = {
 
 PRESET_INFO: dict[str, dict[str, Any]] = {
     "lab_mlp": {"label": "Lab MLP (784-128-64-10, dropout 0.5)", "epochs": 10, "batch_size": 64},
-    "lab_mlp_dropout2": {"label": "Lab MLP, dropout after both hidden layers", "epochs": 10, "batch_size": 64},
+    "lab_mlp_dropout2": {
+        "label": "Lab MLP, dropout after both hidden layers",
+        "epochs": 10,
+        "batch_size": 64,
+    },
     "lab_mlp_nodropout": {"label": "Lab MLP without dropout", "epochs": 10, "batch_size": 64},
     "cnn_fast": {"label": "Fast CNN (2 conv blocks, ~0.91 in ~3 min)", "epochs": 5, "batch_size": 128},
     "cnn_best": {"label": "Strong CNN (BN, 4 conv, aims at 0.93)", "epochs": 15, "batch_size": 128},
@@ -217,4 +221,58 @@ def summary_table(model: keras.Model) -> list[dict[str, Any]]:
     return rows
 
 
+def describe(spec: ModelSpec) -> list[dict[str, Any]]:
+    """The layers `build_model(spec)` makes, with output shapes and parameter counts, without Keras.
 
+    Pages use it to show the summary before training without importing TensorFlow (~5 s);
+    a test checks it against Keras' own count for every preset.
+    """
+    rows: list[dict[str, Any]] = []
+
+    def add(layer: str, shape: tuple[int, ...], params: int = 0) -> None:
+        rows.append(
+            {
+                "layer": layer,
+                "output shape": "(batch, " + ", ".join(map(str, shape)) + ")",
+                "parameters": params,
+            }
+        )
+
+    def act(shape: tuple[int, ...], n: int) -> None:
+        if spec.batch_norm:
+            add("BatchNormalization", shape, 4 * n)  # gamma, beta + moving mean, variance
+            add(f"Activation ({spec.activation})", shape)
+
+    if spec.kind == "cnn":
+        size, ch = 28, 1
+        add("Input", (28, 28, 1))
+        for f in spec.conv_filters:
+            for _ in range(2 if spec.double_conv else 1):
+                bias = 0 if spec.batch_norm else f
+                label = "Conv2D 3x3" + ("" if spec.batch_norm else f" ({spec.activation})")
+                add(label, (size, size, f), 9 * ch * f + bias)
+                act((size, size, f), f)
+                ch = f
+            size //= 2
+            add("MaxPooling2D 2x2", (size, size, ch))
+            if spec.conv_dropout > 0:
+                add(f"Dropout {spec.conv_dropout:g}", (size, size, ch))
+        n_in = size * size * ch
+        add("Flatten", (n_in,))
+    else:
+        n_in = 784
+        add("Input", (784,))
+    for i, units in enumerate(spec.hidden):
+        bias = 0 if spec.batch_norm else units
+        add("Dense" + ("" if spec.batch_norm else f" ({spec.activation})"), (units,), n_in * units + bias)
+        act((units,), units)
+        if spec.dropout_for(i) > 0:
+            add(f"Dropout {spec.dropout_for(i):g}", (units,))
+        n_in = units
+    add("Dense (softmax)", (10,), n_in * 10 + 10)
+    return rows
+
+
+def param_count(spec: ModelSpec) -> int:
+    """Total parameters (as Keras' count_params counts them), computed without Keras."""
+    return sum(r["parameters"] for r in describe(spec))

@@ -21,10 +21,15 @@ from fmnist_core.data import FashionMNIST, train_val_split
 from fmnist_core.models import OPTIMIZERS, PRESETS, ModelSpec, build_model, make_optimizer
 
 if TYPE_CHECKING:
-    import keras
+    pass
 
 LAB_SPLIT_SEED = 42  # every run is compared on the same validation images
-LIMITS = {"epochs": (1, 200), "batch_size": (1, 4096), "val_fraction": (0.05, 0.5), "learning_rate": (1e-6, 10.0)}
+LIMITS = {
+    "epochs": (1, 200),
+    "batch_size": (1, 4096),
+    "val_fraction": (0.05, 0.5),
+    "learning_rate": (1e-6, 10.0),
+}
 
 
 @dataclass(frozen=True)
@@ -136,7 +141,9 @@ def prepare_data(config: TrainConfig, data: FashionMNIST) -> PreparedData:
     if hit is not None and hit[0] is data:
         return hit[1]
     shape = (-1, 784) if config.model.input == "flat" else (-1, 28, 28, 1)
-    xt, xv, yt, yv = train_val_split(data.x_train, data.y_train, val_fraction=config.val_fraction, seed=LAB_SPLIT_SEED)
+    xt, xv, yt, yv = train_val_split(
+        data.x_train, data.y_train, val_fraction=config.val_fraction, seed=LAB_SPLIT_SEED
+    )
     if config.train_subset:
         xt, yt = xt[: config.train_subset], yt[: config.train_subset]
     if config.val_subset:
@@ -146,7 +153,12 @@ def prepare_data(config: TrainConfig, data: FashionMNIST) -> PreparedData:
         return (x.astype(np.float32) / 255.0).reshape(shape)
 
     prepared = PreparedData(
-        scale(xt), yt.astype(np.int32), scale(xv), yv.astype(np.int32), scale(data.x_test), data.y_test.astype(np.int32)
+        scale(xt),
+        yt.astype(np.int32),
+        scale(xv),
+        yv.astype(np.int32),
+        scale(data.x_test),
+        data.y_test.astype(np.int32),
     )
     if len(_PREP_CACHE) > 4:  # a worker sees few distinct shapes; bound memory anyway
         _PREP_CACHE.clear()
@@ -265,7 +277,9 @@ def train(
         metrics=["accuracy"],
         steps_per_execution=steps_per_execution_for(config, steps_per_epoch),
     )
-    cb = make_streaming_callback(steps_per_epoch=steps_per_epoch, on_metrics=on_metrics, should_stop=should_stop)
+    cb = make_streaming_callback(
+        steps_per_epoch=steps_per_epoch, on_metrics=on_metrics, should_stop=should_stop
+    )
     t0 = time.perf_counter()
     hist = model.fit(
         prepared.x_train,
@@ -278,7 +292,10 @@ def train(
         verbose=0,
     )
     seconds = time.perf_counter() - t0
-    history = {k: [float(v) for v in hist.history.get(k, [])] for k in ("loss", "accuracy", "val_loss", "val_accuracy")}
+    history = {
+        k: [float(v) for v in hist.history.get(k, [])]
+        for k in ("loss", "accuracy", "val_loss", "val_accuracy")
+    }
     if cb.diverged:
         raise TrainingDiverged("loss became NaN (training diverged: try a lower learning rate)")
     test_loss = test_acc = math.nan
@@ -330,5 +347,3 @@ def lab_fit_baseline(config: TrainConfig, data: FashionMNIST) -> tuple[float, di
         verbose=0,
     )
     return time.perf_counter() - t0, {k: [float(v) for v in vs] for k, vs in hist.history.items()}
-
-

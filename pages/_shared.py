@@ -5,6 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from fmnist_core.data import DatasetError, FashionMNIST, load_fashion_mnist
+from fmnist_core.jobs import JobRunner
+from fmnist_core.store import RunStore
 
 
 @st.cache_resource(show_spinner="Loading Fashion-MNIST (70,000 images)…")
@@ -14,8 +16,24 @@ def get_dataset() -> FashionMNIST:
     return load_fashion_mnist()
 
 
+def ensure_app_navigation() -> None:
+    """Run through app.py's st.navigation even when a page URL is the first request a server sees.
+
+    Streamlit 1.67 runs a fresh server in its old "pages/ directory" mode until some session has run
+    app.py: a first visit to /train would run pages/train.py alone (file names in the sidebar, no page
+    config). Switching the flag off and rerunning sends that session through app.py. This touches
+    `PagesManager.uses_pages_directory`, which `st.navigation` itself resets the same way.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def dataset_or_stop(*, sidebar_status: bool = False) -> FashionMNIST:
     """The dataset, or a clear message with the fix (and st.stop) when it cannot be loaded."""
+    ensure_app_navigation()
     try:
         data = get_dataset()
     except DatasetError as exc:
@@ -24,5 +42,18 @@ def dataset_or_stop(*, sidebar_status: bool = False) -> FashionMNIST:
         st.info("Fix it, then reload this page.")
         st.stop()
     if sidebar_status:
-        st.sidebar.caption(f"Data: `{data.source}`  \n{len(data.x_train):,} train · {len(data.x_test):,} test images")
+        st.sidebar.caption(
+            f"Data: `{data.source}`  \n{len(data.x_train):,} train · {len(data.x_test):,} test images"
+        )
     return data
+
+
+@st.cache_resource(show_spinner=False)
+def get_runner() -> JobRunner:
+    """The one job runner of this Streamlit server (its workers outlive reruns and page switches)."""
+    return JobRunner(start=True)
+
+
+def get_store() -> RunStore:
+    """The run store, through a connection owned by the current thread."""
+    return get_runner().store

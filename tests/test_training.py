@@ -126,3 +126,19 @@ def test_diverging_loss_fails_clearly(tiny):
 def _scaled(d: FashionMNIST, factor: float) -> FashionMNIST:
     # Not uint8-realistic, but forces SGD to blow up fast.
     return FashionMNIST(d.x_train.astype(np.float32) * factor, d.y_train, d.x_test, d.y_test, "scaled")
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        *PRESETS.values(),
+        ModelSpec(hidden=(32,), batch_norm=True, l2=0.01),
+        ModelSpec(kind="cnn", input="image", conv_filters=(8, 16, 8), hidden=(), double_conv=True, batch_norm=True),
+        ModelSpec(hidden=(300, 100, 50), dropout=(0.2, 0.2, 0.2), activation="tanh"),
+    ],
+)
+def test_describe_counts_parameters_like_keras(spec):
+    from fmnist_core.models import describe, param_count
+
+    assert param_count(spec) == build_model(spec).count_params()
+    assert describe(spec)[-1]["output shape"] == "(batch, 10)"
