@@ -6,6 +6,7 @@ import streamlit as st
 
 from fmnist_core.data import DatasetError, FashionMNIST, load_fashion_mnist
 from fmnist_core.jobs import JobRunner
+from fmnist_core.settings import studio_home
 from fmnist_core.store import RunStore
 
 
@@ -49,9 +50,13 @@ def dataset_or_stop(*, sidebar_status: bool = False) -> FashionMNIST:
 
 
 @st.cache_resource(show_spinner=False)
+def _runner_for(home: str) -> JobRunner:
+    return JobRunner(home, start=True)
+
+
 def get_runner() -> JobRunner:
-    """The one job runner of this Streamlit server (its workers outlive reruns and page switches)."""
-    return JobRunner(start=True)
+    """The job runner of this server for the current $FMNIST_HOME (its workers outlive reruns and pages)."""
+    return _runner_for(str(studio_home()))
 
 
 def get_store() -> RunStore:
