@@ -17,6 +17,6 @@ PAGES = [
 page = st.navigation(PAGES)
 
 with st.sidebar:
-    st.markdown("### 👕 Fashion-MNIST Studio")
+    st.markdown("### :material/checkroom: Fashion-MNIST Studio")
 dataset_or_stop(sidebar_status=True)  # friendly message + fix instead of a traceback when the data is missing
 page.run()

@@ -94,7 +94,7 @@ def test_train_val_split_deterministic_and_disjoint():
     y = np.arange(100) % 10
     a = fd.train_val_split(x, y, val_fraction=0.2, seed=42)
     b = fd.train_val_split(x, y, val_fraction=0.2, seed=42)
-    for u, v in zip(a, b):
+    for u, v in zip(a, b, strict=True):
         np.testing.assert_array_equal(u, v)
     assert len(a[0]) == 80 and len(a[1]) == 20
     assert set(a[0].ravel()).isdisjoint(a[1].ravel())
@@ -109,7 +109,9 @@ def test_split_matches_sklearn():
 
     rng = np.random.default_rng(0)
     x, y = rng.integers(0, 255, (1000, 28, 28)), rng.integers(0, 10, 1000)
-    for u, v in zip(fd.train_val_split(x, y), train_test_split(x, y, test_size=0.2, random_state=42)):
+    for u, v in zip(
+        fd.train_val_split(x, y), train_test_split(x, y, test_size=0.2, random_state=42), strict=True
+    ):
         np.testing.assert_array_equal(u, v)
 
 
@@ -157,6 +159,11 @@ def test_identical_to_keras_loader(real, tmp_path: Path):
     env = {"KERAS_HOME": str(tmp_path / "keras_home"), "PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3"}
     subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=300)
     k = np.load(tmp_path / "k.npz")
-    for ours, theirs in ((real.x_train, k["a"]), (real.y_train, k["b"]), (real.x_test, k["c"]), (real.y_test, k["d"])):
+    for ours, theirs in (
+        (real.x_train, k["a"]),
+        (real.y_train, k["b"]),
+        (real.x_test, k["c"]),
+        (real.y_test, k["d"]),
+    ):
         assert ours.dtype == theirs.dtype
         np.testing.assert_array_equal(ours, theirs)
