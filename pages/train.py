@@ -249,7 +249,7 @@ def render_curves(run: Run, points: pd.DataFrame) -> None:
 
 
 @st.fragment(run_every=1.0)
-def live_view(run_id: int) -> None:
+def live_view(run_id: int, seen_status: str) -> None:
     """Polls the store once a second while the run is queued or running; never trains here."""
     store = get_store()
     get_runner().reconcile()
@@ -257,8 +257,8 @@ def live_view(run_id: int) -> None:
     if run is None:
         st.warning("This run was deleted.")
         return
-    if run.status not in ACTIVE:
-        st.rerun()  # finished: redraw the whole page with results (and stop polling)
+    if run.status != seen_status:
+        st.rerun()  # started or ended: redraw the whole page (history, results; polling stops when done)
     render_header(run)
     points = store.points(run_id)
     if run.status == "queued":
@@ -312,7 +312,7 @@ def render_results(run: Run) -> None:
         m[1].metric("Test loss", f"{run.test_loss:.4f}")
         m[2].metric("Best val. accuracy", f"{run.best_val_accuracy:.4f}" if run.best_val_accuracy else "–")
         m[3].metric("Epochs", f"{run.epochs_done}/{run.epochs}")
-        m[4].metric("Training time", format_seconds(run.seconds or 0))
+        m[4].metric("Training time", f"{run.seconds or 0:.0f} s", help=format_seconds(run.seconds or 0))
     render_curves(run, points)
     render_downloads(run, points)
 
@@ -333,8 +333,9 @@ def render_evaluation(run: Run) -> None:
             hide_index=True,
             width="stretch",
             column_config={
-                k: st.column_config.ProgressColumn(k, min_value=0.0, max_value=1.0, format="%.3f")
-                for k in ("precision", "recall", "f1")
+                "precision": st.column_config.NumberColumn(format="%.3f"),
+                "recall": st.column_config.NumberColumn(format="%.3f"),
+                "f1": st.column_config.ProgressColumn("F1", min_value=0.0, max_value=1.0, format="%.3f"),
             },
         )
         st.markdown("**Most confident mistakes** (true → predicted, confidence)")
@@ -463,7 +464,7 @@ with view:
         st.query_params["run"] = str(run_id)
         run = get_store().get_run(run_id)
         if run.status in ACTIVE:
-            live_view(run_id)
+            live_view(run_id, run.status)
         else:
             render_header(run)
             render_results(run)
