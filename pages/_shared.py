@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import streamlit as st
 
 from fmnist_core.data import DatasetError, FashionMNIST, load_fashion_mnist
@@ -51,7 +53,8 @@ def dataset_or_stop(*, sidebar_status: bool = False) -> FashionMNIST:
 
 @st.cache_resource(show_spinner=False)
 def _runner_for(home: str) -> JobRunner:
-    return JobRunner(home, start=True)
+    # Start the worker now so TensorFlow is imported before the first click ($FMNIST_EAGER_WORKER=0: on demand).
+    return JobRunner(home, start=os.environ.get("FMNIST_EAGER_WORKER", "1") != "0")
 
 
 def get_runner() -> JobRunner:

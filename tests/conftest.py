@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# AppTests create a job runner per FMNIST_HOME; start its worker only when a test submits a run.
+os.environ.setdefault("FMNIST_EAGER_WORKER", "0")
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -81,7 +83,7 @@ class StreamlitServer:
 
     def start(self, timeout: float = 60.0) -> StreamlitServer:
         self.home.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "FMNIST_HOME": str(self.home), **self.extra_env}
+        env = {**os.environ, "FMNIST_HOME": str(self.home), "FMNIST_EAGER_WORKER": "1", **self.extra_env}
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port),
