@@ -1,0 +1,154 @@
+"""AppTest of the compare page through app.py's navigation: the form and its refusals, an idempotent
+start, stop, and a finished study's leaderboard, verdict, chart and CSV (from a store filled by hand)."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from fmnist_core import compare
+from fmnist_core.jobs import JobRunner
+from fmnist_core.store import RunStore
+from tests.test_compare import fake_finished_study
+
+
+@pytest.fixture
+def app_home(fmnist_home, monkeypatch):
+    """A private store; the page's cached job runner is rebuilt for it and never starts workers here."""
+    import streamlit as st
+
+    monkeypatch.setattr(JobRunner, "ensure_workers", lambda self: 0)  # runs stay queued: no training in tests
+    st.cache_resource.clear()  # get_runner() is cached process-wide: point it at this home
+    yield fmnist_home
+    st.cache_resource.clear()
+
+
+def open_compare(**query) -> AppTest:
+    at = AppTest.from_file("../app.py", default_timeout=120)
+    for k, v in query.items():
+        at.query_params[k] = v
+    at.run()
+    at.switch_page("pages/compare.py")
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_new_study_form_defaults_to_the_labs_setup(app_home):
+    at = open_compare()
+    assert at.title[0].value == "Compare optimizers"
+    assert at.selectbox(key="compare_study").value == "new"
+    assert at.multiselect(key="compare_optimizers").value == ["sgd", "momentum", "adagrad", "adam", "rmsprop"]
+    assert at.selectbox(key="compare_preset").value == "lab_mlp"
+    assert at.number_input(key="compare_epochs").value == 10
+    assert at.selectbox(key="compare_batch_size").value == 64
+    assert at.number_input(key="compare_seeds").value == 3
+    assert at.radio(key="compare_lr_policy").value == "default"
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Runs"] == "15" and metrics["To train"] == "15" and metrics["Reused"] == "0"
+    assert metrics["Estimated time"].endswith(("min", "s", "h"))
+    assert any("Keras defaults" in c.value for c in at.caption)
+    assert not at.button(key="compare_start").disabled
+    assert not at.error
+
+
+def test_bad_combinations_are_refused_with_a_message(app_home):
+    at = open_compare()
+    at.multiselect(key="compare_optimizers").set_value(["adam"]).run()
+    assert any("at least two variants" in w.value for w in at.warning)
+    assert at.button(key="compare_start").disabled
+    at.multiselect(key="compare_optimizers").set_value(["adam", "sgd"])
+    at.toggle(key="compare_quick").set_value(True).run()
+    at.number_input(key="compare_train_subset").set_value(100)
+    at.selectbox(key="compare_batch_size").set_value(512).run()
+    assert any("larger than the training subset" in w.value for w in at.warning)
+    assert at.button(key="compare_start").disabled
+    assert not at.exception and not at.error
+
+
+def test_regularization_form(app_home):
+    at = open_compare()
+    at.radio(key="compare_kind").set_value("regularization").run()
+    assert at.multiselect(key="compare_regularizers").value == list(compare.REGULARIZATION_VARIANTS)
+    assert at.selectbox(key="compare_optimizer").value == "adam"
+    assert {m.label: m.value for m in at.metric}["Runs"] == "15"
+
+
+def test_start_is_idempotent_then_stop_cancels(app_home):
+    at = open_compare()
+    at.multiselect(key="compare_optimizers").set_value(["adam", "rmsprop"])
+    at.number_input(key="compare_seeds").set_value(2)
+    at.number_input(key="compare_epochs").set_value(1)
+    at.text_input(key="compare_name").set_value("two optimizers").run()
+    start_id = at.session_state["compare_start_id"]
+    at.button(key="compare_start").click().run()
+    assert not at.exception, at.exception
+    store = RunStore(app_home)
+    studies = store.studies()
+    assert [s["id"] for s in studies] == [start_id] and studies[0]["name"] == "two optimizers"
+    assert len(store.runs()) == 4
+    assert at.selectbox(key="compare_study").value == start_id  # now showing the study
+    assert any("4 runs queued" in s.value for s in at.success)
+    assert "0 / 4 runs done" in at.get("progress")[0].proto.text
+    # A replayed start with the same id (websocket reconnect, double click) makes no second study.
+    compare.schedule_study(JobRunner(app_home), compare.get_spec(store, start_id), study_id=start_id)
+    assert len(store.studies()) == 1 and len(store.runs()) == 4
+
+    at.button(key="compare_stop").click().run()
+    assert not at.exception
+    assert any("Cancelled 4 queued" in i.value for i in at.info)
+    assert {r.status for r in store.runs()} == {"stopped"}
+    at.run()
+    assert not [b for b in at.button if b.key == "compare_stop"]  # nothing left to stop
+
+
+def test_finished_study_reopens_from_the_url_with_leaderboard_and_csv(app_home):
+    sid = fake_finished_study(app_home)
+    at = open_compare(study=sid)
+    assert at.selectbox(key="compare_study").value == sid
+    assert any(h.value == "Leaderboard" for h in at.subheader)
+    sentence = [s.value for s in at.info]
+    assert any(
+        "RMSprop (0.874 ± 0.002) and Adam (0.873 ± 0.002) are within each other's spread" in s
+        for s in sentence
+    ), sentence
+    table = at.dataframe[0].value
+    assert list(table["variant"]) == ["RMSprop", "Adam", "SGD"] and table["rank"].iloc[0] == 1
+    assert "9 / 9 runs done" in at.get("progress")[0].proto.text
+    assert len(at.get("plotly_chart")) == 3  # accuracy, loss, leaderboard bars
+    download = at.get("download_button")
+    assert download and "CSV" in download[0].proto.label
+    assert not at.exception and not at.error
+
+
+def test_a_clear_winner_is_reported_as_such(app_home):
+    sid = fake_finished_study(app_home, centre={"sgd": 0.80, "adam": 0.86, "rmsprop": 0.874})
+    at = open_compare(study=sid)
+    assert any(
+        "RMSprop (0.874 ± 0.002) is ahead of Adam (0.860 ± 0.002) by more than the spread" in s.value
+        for s in at.success
+    ), [s.value for s in at.success]
+
+
+def test_reopening_a_past_study_from_the_selector(app_home):
+    sid = fake_finished_study(app_home, seeds=(0,))
+    at = open_compare()
+    at.selectbox(key="compare_study").set_value(sid).run()
+    assert not at.exception
+    assert any("spread is unknown" in s.value for s in at.info)
+
+
+def test_regularization_study_shows_the_overfitting_chart(app_home):
+    from tests.test_compare import QueueOnlyRunner, finish_fake
+
+    runner = QueueOnlyRunner(app_home)
+    spec = compare.StudySpec(
+        base=compare.TrainConfig(epochs=2), variants=("none", "dropout"), seeds=(0, 1), kind="regularization"
+    )
+    sid, _ = compare.schedule_study(runner, spec)
+    for r in compare.study_runs(runner.store, sid).itertuples():
+        finish_fake(runner.store, r.run_id, [0.84, 0.86 + 0.001 * r.seed], test=0.85)
+    at = open_compare(study=sid)
+    assert not at.exception
+    assert len(at.get("plotly_chart")) == 4  # accuracy, loss, train-validation gap, bars
+    assert any("Dropout 0.5 (lab)" in str(t) for t in at.dataframe[0].value["variant"])
