@@ -59,6 +59,7 @@ def _runner_for(home: str) -> JobRunner:
 
 def get_runner() -> JobRunner:
     """The job runner of this server for the current $FMNIST_HOME (its workers outlive reruns and pages)."""
+    ensure_app_navigation()  # every page calls this or dataset_or_stop() first
     return _runner_for(str(studio_home()))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -30,19 +32,20 @@ def test_sidebar_navigation_reaches_every_page(streamlit_server, page):
         assert_no_errors(page)
 
 
-def test_first_visit_to_a_subpage_goes_through_app_navigation(tmp_path, page):
+@pytest.mark.parametrize(("route", "heading"), [("train", "Train a network"), ("compare", "Compare")])
+def test_first_visit_to_a_subpage_goes_through_app_navigation(tmp_path, page, route, heading):
     """A fresh server whose first request is /train must still use app.py's st.navigation
     (Streamlit would otherwise run pages/train.py alone, with file names in the sidebar)."""
     from tests.conftest import StreamlitServer
 
     server = StreamlitServer(home=tmp_path / "fresh").start()
     try:
-        page.goto(f"{server.url}/train")
+        page.goto(f"{server.url}/{route}")
         wait_for_app(page)
         nav = page.get_by_test_id("stSidebarNav")
         expect(nav.get_by_text("Dataset explorer", exact=True)).to_be_visible(timeout=30_000)
         expect(nav.get_by_text("shared", exact=True)).to_have_count(0)
-        expect(page.get_by_role("heading", name="Train a network")).to_be_visible()
+        expect(page.get_by_role("heading", name=re.compile(heading)).first).to_be_visible()
         assert_no_errors(page)
     finally:
         server.stop()
