@@ -823,8 +823,13 @@ def leaderboard_bars(
         )
     )
     top = np.nanmax(values + np.nan_to_num(errors)) if len(values) else 1.0
-    fig.update_xaxes(
-        title_text=value, tickformat=".0%" if as_pct else None, range=[0, top * 1.08 if top > 0 else 1]
-    )
+    low = 0.0
+    if as_pct and len(values):
+        # Accuracies of competing optimizers differ by a point or two: from 0 the bars would look equal.
+        # Start the axis a little below the lowest whisker (on a 5% grid) and say so in the axis title.
+        low = max(0.0, np.floor((np.nanmin(values - np.nan_to_num(errors)) - 0.02) * 20) / 20)
+    span = (top - low) if top > low else 1.0
+    axis_title = value if low == 0 else f"{value} (axis starts at {low:.0%})"
+    fig.update_xaxes(title_text=axis_title, tickformat=".0%" if as_pct else None, range=[low, top + 0.06 * span])
     fig.update_yaxes(autorange="reversed")
     return _style(fig, title=title, height=110 + 44 * max(len(df), 1), legend=False)

@@ -311,6 +311,8 @@ def test_leaderboard_bars_sorted_with_errors_best_highlighted():
     assert list(bar.error_x.array) == [0.002, 0.0, 0.01] and bar.error_x.visible
     assert bar.marker.color[0] == charts.HIGHLIGHT and bar.marker.color[1] == charts.MUTED
     assert bar.text[0].startswith("★") and "89.00% ± 0.20%" in bar.text[0]
+    # close accuracies get a zoomed axis (from 80%, not 0), and the axis title says so
+    assert fig.layout.xaxis.range[0] == pytest.approx(0.80) and "starts at 80%" in fig.layout.xaxis.title.text
     loss = charts.leaderboard_bars(
         pd.DataFrame({"name": ["a", "b"], "final": [0.4, 1.7]}), value="final", error="sd", label="name"
     )
