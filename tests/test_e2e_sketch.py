@@ -1,0 +1,125 @@
+"""Real browser: draw on the canvas with the mouse and get a prediction from a model trained on the real
+data; a corrupt upload gets a clear error. Saves docs/sketch.png."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.conftest import ROOT, assert_no_errors, wait_for_app
+
+pytestmark = pytest.mark.e2e
+
+CANVAS = "[data-testid=stBidiComponentIsolated] canvas.upper-canvas"
+SCREENSHOT = ROOT / "docs" / "sketch.png"
+ANSWER = re.compile(r"^.+ · \d+%$")
+# The z data of the "What the model sees" chart, as a string (Plotly keeps it on the graph div).
+INPUT_CHART_Z = """() => { const gd = [...document.querySelectorAll('.js-plotly-plot')]
+    .find(g => (g.querySelector('.gtitle')?.textContent || '').startsWith('What the model sees'));
+    const z = gd && gd.data[0].z;  // Plotly 6 JSON: {dtype, bdata, shape}
+    return z ? JSON.stringify(z.bdata ?? z) : null; }"""
+
+
+@pytest.fixture(scope="module")
+def trained_model(streamlit_server) -> int:
+    """A lab MLP trained here on 20,000 real training images (a few seconds), recorded in the server's
+    store as a finished run, exactly as the worker records one."""
+    from fmnist_core.data import load_fashion_mnist
+    from fmnist_core.jobs import execute_run
+    from fmnist_core.store import RunStore
+    from fmnist_core.training import TrainConfig
+
+    config = TrainConfig(epochs=3, batch_size=128, train_subset=20_000, seed=7)
+    store = RunStore(streamlit_server.home)
+    run_id = store.create_run(config, label="e2e · lab_mlp on 20k images", status="running")
+    assert execute_run(store, run_id, config, load_fashion_mnist()) == "finished"
+    run = store.get_run(run_id)
+    store.close()
+    assert run.test_accuracy > 0.8
+    return run_id
+
+
+def stroke(page, box: dict, points: list[tuple[float, float]], steps: int = 6) -> None:
+    """One mouse stroke through `points` given as fractions of the canvas' width and height."""
+    xy = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in points]
+    page.mouse.move(*xy[0])
+    page.mouse.down()
+    for x, y in xy[1:]:
+        page.mouse.move(x, y, steps=steps)
+    page.mouse.up()
+
+
+def draw_trousers(page, box: dict) -> None:
+    """Two thick legs and a waistband, each several parallel strokes wide (filled-looking)."""
+    for x in (0.33, 0.38, 0.43, 0.57, 0.62, 0.67):
+        stroke(page, box, [(x, 0.12), (x, 0.9)])
+    for y in (0.13, 0.19):
+        stroke(page, box, [(0.33, y), (0.67, y)])
+
+
+def answer(page):
+    return page.locator("h2").filter(has_text=ANSWER)
+
+
+def test_draw_and_classify_then_a_corrupt_upload(streamlit_server, page, trained_model):
+    page.set_viewport_size({"width": 1400, "height": 1100})
+    page.goto(f"{streamlit_server.url}/sketch")
+    wait_for_app(page)
+    # The first visit loads the model (TensorFlow import included): allow for it.
+    expect(page.get_by_text("Draw a garment on the black canvas")).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("combobox", name="Model")).to_have_value(
+        re.compile(rf"^Run #{trained_model} · e2e")
+    )
+    assert_no_errors(page)
+
+    canvas = page.locator(CANVAS)
+    expect(canvas).to_be_visible(timeout=30_000)
+    box = canvas.bounding_box()
+    draw_trousers(page, box)
+    # Every mouse-up reran the script; earlier answers (half a drawing) may show first, so wait for the
+    # answer to the whole drawing rather than for the first answer.
+    t0 = time.perf_counter()
+    expect(answer(page)).to_have_text(re.compile(r"^Trouser · \d+%$"), timeout=30_000)
+    wait_for_app(page)
+    print(f"\nlast stroke -> answer settled: {time.perf_counter() - t0:.2f} s")
+    expect(page.get_by_text("Most similar real images")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"^Trouser · #\d+$")).first).to_be_visible()
+    assert_no_errors(page)
+
+    # More strokes, more script runs (Streamlit clears the Keras session after each): each still answers.
+    # Latency: mouse-up to the browser holding the new 28x28 input in its chart.
+    for y in (0.3, 0.45):
+        before = page.evaluate(INPUT_CHART_Z)
+        assert before is not None
+        stroke(page, box, [(0.5, 0.13), (0.5, y)])
+        t0 = time.perf_counter()
+        page.wait_for_function(f"() => ({INPUT_CHART_Z})() !== {json.dumps(before)}", timeout=30_000)
+        print(f"stroke released -> new input chart: {time.perf_counter() - t0:.2f} s")
+        wait_for_app(page)
+        expect(answer(page)).to_be_visible()
+    assert_no_errors(page)
+
+    # The screenshot for the docs, once every chart has drawn.
+    expect(page.locator("[data-testid=stSkeleton]")).to_have_count(0, timeout=30_000)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.js-plotly-plot')].every(gd => gd.querySelector('.main-svg'))"
+    )
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT))
+    assert Path(SCREENSHOT).stat().st_size > 20_000
+
+    # Upload instead: a corrupt PNG is refused with a clear message, not a traceback.
+    page.get_by_role("radio", name="Upload").click()
+    wait_for_app(page)
+    page.locator("[data-testid=stFileUploader] input[type=file]").set_input_files(
+        files=[{"name": "shirt.png", "mimeType": "image/png", "buffer": b"\x89PNG\r\n\x1a\n" + b"\x00" * 64}]
+    )
+    wait_for_app(page)
+    expect(page.get_by_text(re.compile("corrupt or truncated|not an image"))).to_be_visible(timeout=30_000)
+    expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+    assert not page.page_errors, page.page_errors
