@@ -11,7 +11,9 @@ st.set_page_config(page_title="Fashion-MNIST Studio", page_icon="👕", layout="
 PAGES = [
     st.Page("pages/explore.py", title="Dataset explorer", icon=":material/grid_view:", default=True),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
-    st.Page("pages/compare.py", title="Compare optimizers", icon=":material/leaderboard:", url_path="compare"),
+    st.Page(
+        "pages/compare.py", title="Compare optimizers", icon=":material/leaderboard:", url_path="compare"
+    ),
     st.Page("pages/sketch.py", title="Sketch & classify", icon=":material/draw:", url_path="sketch"),
 ]
 page = st.navigation(PAGES)

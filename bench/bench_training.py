@@ -36,16 +36,27 @@ def main() -> None:
 
         lab_s, lab_hist = lab_fit_baseline(config, data)
         t0 = time.perf_counter()
-        ours = train(config, data, on_metrics=on_metrics, should_stop=lambda: store.stop_requested(run_id),
-                     evaluate_test=False)
+        ours = train(
+            config,
+            data,
+            on_metrics=on_metrics,
+            should_stop=lambda: store.stop_requested(run_id),
+            evaluate_test=False,
+        )
         ours_s = time.perf_counter() - t0
     lab_pe, ours_pe = lab_s / epochs, ours_s / epochs
     print(f"lab MLP, adam, batch 64, 48,000 train / 12,000 val images, {epochs} epochs, seed 42")
-    print(f"  plain model.fit (lab)     : {lab_pe:6.2f} s/epoch   final val_acc {lab_hist['val_accuracy'][-1]:.4f}")
-    print(f"  ours (streaming to store) : {ours_pe:6.2f} s/epoch   final val_acc {ours.history['val_accuracy'][-1]:.4f}"
-          f"   ({n_points[0]} points streamed, {n_points[0] / epochs:.0f}/epoch)")
-    print(f"  speed-up: {lab_pe / ours_pe:.2f}x   |val_acc difference| "
-          f"{abs(lab_hist['val_accuracy'][-1] - ours.history['val_accuracy'][-1]):.4f}")
+    print(
+        f"  plain model.fit (lab)     : {lab_pe:6.2f} s/epoch   final val_acc {lab_hist['val_accuracy'][-1]:.4f}"
+    )
+    print(
+        f"  ours (streaming to store) : {ours_pe:6.2f} s/epoch   final val_acc {ours.history['val_accuracy'][-1]:.4f}"
+        f"   ({n_points[0]} points streamed, {n_points[0] / epochs:.0f}/epoch)"
+    )
+    print(
+        f"  speed-up: {lab_pe / ours_pe:.2f}x   |val_acc difference| "
+        f"{abs(lab_hist['val_accuracy'][-1] - ours.history['val_accuracy'][-1]):.4f}"
+    )
 
 
 if __name__ == "__main__":

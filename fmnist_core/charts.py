@@ -830,6 +830,8 @@ def leaderboard_bars(
         low = max(0.0, np.floor((np.nanmin(values - np.nan_to_num(errors)) - 0.02) * 20) / 20)
     span = (top - low) if top > low else 1.0
     axis_title = value if low == 0 else f"{value} (axis starts at {low:.0%})"
-    fig.update_xaxes(title_text=axis_title, tickformat=".0%" if as_pct else None, range=[low, top + 0.06 * span])
+    fig.update_xaxes(
+        title_text=axis_title, tickformat=".0%" if as_pct else None, range=[low, top + 0.06 * span]
+    )
     fig.update_yaxes(autorange="reversed")
     return _style(fig, title=title, height=110 + 44 * max(len(df), 1), legend=False)

@@ -251,6 +251,21 @@ def make_streaming_callback(
     return StreamingCallback()
 
 
+def seeded_compiled_model(config: TrainConfig, *, steps_per_execution: int = 1):
+    """A fresh, compiled model for `config`, seeded first (same seed: same weights, dropout, batch order)."""
+    keras = _import_keras()
+    keras.utils.clear_session(free_memory=False)
+    keras.utils.set_random_seed(config.seed)
+    model = build_model(config.model)
+    model.compile(
+        optimizer=make_optimizer(config.optimizer, config.learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        steps_per_execution=steps_per_execution,
+    )
+    return model
+
+
 def train(
     config: TrainConfig,
     data: FashionMNIST,
@@ -263,19 +278,12 @@ def train(
 
     Raises TrainingDiverged if the loss becomes NaN/inf (after streaming what came before).
     """
-    keras = _import_keras()
     prepared = prepare_data(config, data)
     n_train = len(prepared.x_train)
     steps_per_epoch = math.ceil(n_train / config.batch_size)
 
-    keras.utils.clear_session(free_memory=False)
-    keras.utils.set_random_seed(config.seed)  # same seed: same weights, dropout masks and batch order
-    model = build_model(config.model)
-    model.compile(
-        optimizer=make_optimizer(config.optimizer, config.learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-        steps_per_execution=steps_per_execution_for(config, steps_per_epoch),
+    model = seeded_compiled_model(
+        config, steps_per_execution=steps_per_execution_for(config, steps_per_epoch)
     )
     cb = make_streaming_callback(
         steps_per_epoch=steps_per_epoch, on_metrics=on_metrics, should_stop=should_stop
@@ -327,16 +335,8 @@ def lab_fit_baseline(config: TrainConfig, data: FashionMNIST) -> tuple[float, di
 
     Returns (seconds, history). Used by the benchmark to compare against `train()`.
     """
-    keras = _import_keras()
     prepared = prepare_data(config, data)
-    keras.utils.clear_session(free_memory=False)
-    keras.utils.set_random_seed(config.seed)
-    model = build_model(config.model)
-    model.compile(
-        optimizer=make_optimizer(config.optimizer, config.learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
+    model = seeded_compiled_model(config)  # Keras' defaults: one step per call, as the lab ran it
     t0 = time.perf_counter()
     hist = model.fit(
         prepared.x_train,

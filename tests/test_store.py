@@ -20,11 +20,38 @@ def test_create_claim_finish_and_points(tmp_path):
     claimed = s.claim_next(worker_pid=123)
     assert claimed.id == a and claimed.status == "running"  # oldest first
     assert s.queue_position(b) == 1
-    s.add_point(a, {"kind": "batch", "epoch": 1, "step": 5, "progress": 0.5, "loss": 1.0, "accuracy": 0.5, "time": 1.0})
-    s.add_point(a, {"kind": "epoch", "epoch": 1, "step": 10, "progress": 1.0, "loss": 0.9, "accuracy": 0.6,
-                    "val_loss": 0.8, "val_accuracy": 0.7, "time": 2.0})
-    s.add_point(a, {"kind": "epoch", "epoch": 2, "step": 10, "progress": 2.0, "loss": 0.8, "accuracy": 0.7,
-                    "val_loss": 0.9, "val_accuracy": 0.65, "time": 3.0})
+    s.add_point(
+        a,
+        {"kind": "batch", "epoch": 1, "step": 5, "progress": 0.5, "loss": 1.0, "accuracy": 0.5, "time": 1.0},
+    )
+    s.add_point(
+        a,
+        {
+            "kind": "epoch",
+            "epoch": 1,
+            "step": 10,
+            "progress": 1.0,
+            "loss": 0.9,
+            "accuracy": 0.6,
+            "val_loss": 0.8,
+            "val_accuracy": 0.7,
+            "time": 2.0,
+        },
+    )
+    s.add_point(
+        a,
+        {
+            "kind": "epoch",
+            "epoch": 2,
+            "step": 10,
+            "progress": 2.0,
+            "loss": 0.8,
+            "accuracy": 0.7,
+            "val_loss": 0.9,
+            "val_accuracy": 0.65,
+            "time": 3.0,
+        },
+    )
     run = s.get_run(a)
     assert run.epochs_done == 2 and run.best_val_accuracy == 0.7 and run.last_val_accuracy == 0.65
     df = s.points(a)
@@ -39,8 +66,20 @@ def test_create_claim_finish_and_points(tmp_path):
 def test_nan_loss_is_recorded_as_nonfinite(tmp_path):
     s = RunStore(tmp_path)
     r = s.create_run(TrainConfig())
-    s.add_point(r, {"kind": "epoch", "epoch": 1, "step": 1, "progress": 1.0, "loss": float("nan"),
-                    "accuracy": 0.1, "val_loss": float("inf"), "val_accuracy": 0.1, "time": 1.0})
+    s.add_point(
+        r,
+        {
+            "kind": "epoch",
+            "epoch": 1,
+            "step": 1,
+            "progress": 1.0,
+            "loss": float("nan"),
+            "accuracy": 0.1,
+            "val_loss": float("inf"),
+            "val_accuracy": 0.1,
+            "time": 1.0,
+        },
+    )
     row = s.conn.execute("SELECT loss, nonfinite FROM points WHERE run_id=?", (r,)).fetchone()
     assert row["loss"] is None and row["nonfinite"] == "loss,val_loss"
 
@@ -69,7 +108,9 @@ def test_reconcile_marks_dead_workers_interrupted_and_keeps_points(tmp_path):
     s = RunStore(tmp_path)
     r = s.create_run(TrainConfig())
     s.mark_running(r, 999_999)
-    s.add_point(r, {"kind": "batch", "epoch": 1, "step": 1, "progress": 0.1, "loss": 1.0, "accuracy": 0.5, "time": 1})
+    s.add_point(
+        r, {"kind": "batch", "epoch": 1, "step": 1, "progress": 0.1, "loss": 1.0, "accuracy": 0.5, "time": 1}
+    )
     alive = s.create_run(TrainConfig(seed=5))
     s.mark_running(alive, 1)
     assert s.reconcile(alive=lambda pid: pid == 1) == [r]
@@ -81,8 +122,18 @@ def test_reconcile_marks_dead_workers_interrupted_and_keeps_points(tmp_path):
 def _writer(home: str, run_id: int, n: int, tag: int) -> None:
     s = RunStore(home)
     for i in range(n):
-        s.add_point(run_id, {"kind": "batch", "epoch": tag, "step": i, "progress": tag + i / n, "loss": 1.0,
-                             "accuracy": 0.5, "time": time.time()})
+        s.add_point(
+            run_id,
+            {
+                "kind": "batch",
+                "epoch": tag,
+                "step": i,
+                "progress": tag + i / n,
+                "loss": 1.0,
+                "accuracy": 0.5,
+                "time": time.time(),
+            },
+        )
 
 
 def test_two_writer_processes_lose_nothing(tmp_path):
@@ -97,4 +148,8 @@ def test_two_writer_processes_lose_nothing(tmp_path):
         p.join(60)
         assert p.exitcode == 0
     df = s.points(r)
-    assert len(df) == 500 and sorted(df["epoch"].value_counts().to_dict().items()) == [(1, 200), (2, 200), (3, 100)]
+    assert len(df) == 500 and sorted(df["epoch"].value_counts().to_dict().items()) == [
+        (1, 200),
+        (2, 200),
+        (3, 100),
+    ]

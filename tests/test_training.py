@@ -119,8 +119,17 @@ def test_stop_is_honoured_within_the_epoch(tiny):
 
 def test_diverging_loss_fails_clearly(tiny):
     with pytest.raises(TrainingDiverged, match="NaN"):
-        train(TrainConfig(epochs=3, batch_size=4, optimizer="sgd", learning_rate=10.0, seed=0,
-                          model=ModelSpec(dropout=(), hidden=(256, 256))), _scaled(tiny, 1e4))
+        train(
+            TrainConfig(
+                epochs=3,
+                batch_size=4,
+                optimizer="sgd",
+                learning_rate=10.0,
+                seed=0,
+                model=ModelSpec(dropout=(), hidden=(256, 256)),
+            ),
+            _scaled(tiny, 1e4),
+        )
 
 
 def _scaled(d: FashionMNIST, factor: float) -> FashionMNIST:
@@ -133,7 +142,9 @@ def _scaled(d: FashionMNIST, factor: float) -> FashionMNIST:
     [
         *PRESETS.values(),
         ModelSpec(hidden=(32,), batch_norm=True, l2=0.01),
-        ModelSpec(kind="cnn", input="image", conv_filters=(8, 16, 8), hidden=(), double_conv=True, batch_norm=True),
+        ModelSpec(
+            kind="cnn", input="image", conv_filters=(8, 16, 8), hidden=(), double_conv=True, batch_norm=True
+        ),
         ModelSpec(hidden=(300, 100, 50), dropout=(0.2, 0.2, 0.2), activation="tanh"),
     ],
 )
