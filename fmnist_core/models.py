@@ -89,9 +89,8 @@ PRESETS: dict[str, ModelSpec] = {
     "lab_mlp": ModelSpec(),  # 784-128-Dropout(0.5)-64-10: 109,386 parameters
     "lab_mlp_dropout2": ModelSpec(dropout=(0.5, 0.5)),
     "lab_mlp_nodropout": ModelSpec(dropout=()),
-    "cnn_fast": ModelSpec(
-        kind="cnn", input="image", conv_filters=(32, 64), hidden=(128,), dropout=(0.3,), conv_dropout=0.0
-    ),
+    # Measured here (bench presets): 10 epochs x batch 128, 179 s of training on 2 CPU cores, test 0.9105.
+    "cnn_fast": ModelSpec(kind="cnn", input="image", conv_filters=(16, 32), hidden=(128,), dropout=()),
     "cnn_best": ModelSpec(
         kind="cnn",
         input="image",
@@ -112,7 +111,7 @@ PRESET_INFO: dict[str, dict[str, Any]] = {
         "batch_size": 64,
     },
     "lab_mlp_nodropout": {"label": "Lab MLP without dropout", "epochs": 10, "batch_size": 64},
-    "cnn_fast": {"label": "Fast CNN (2 conv blocks, ~0.91 in ~3 min)", "epochs": 5, "batch_size": 128},
+    "cnn_fast": {"label": "Fast CNN (16-32 conv, 0.91 in ~3 min)", "epochs": 10, "batch_size": 128},
     "cnn_best": {"label": "Strong CNN (BN, 4 conv, aims at 0.93)", "epochs": 15, "batch_size": 128},
 }
 
