@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages._shared import dataset_or_stop
+from pages._shared import ROUTED_KEY, dataset_or_stop
 
 st.set_page_config(page_title="Fashion-MNIST Studio", page_icon="👕", layout="wide")
 
@@ -21,4 +21,5 @@ page = st.navigation(PAGES)
 with st.sidebar:
     st.markdown("### :material/checkroom: Fashion-MNIST Studio")
 dataset_or_stop(sidebar_status=True)  # friendly message + fix instead of a traceback when the data is missing
+st.session_state[ROUTED_KEY] = True
 page.run()

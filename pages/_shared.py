@@ -19,6 +19,9 @@ def get_dataset() -> FashionMNIST:
     return load_fashion_mnist()
 
 
+ROUTED_KEY = "_routed_by_app"  # set by app.py before it runs a page
+
+
 def ensure_app_navigation() -> None:
     """Run through app.py's st.navigation even when a page URL is the first request a server sees.
 
@@ -29,7 +32,8 @@ def ensure_app_navigation() -> None:
     """
     from streamlit.runtime.pages_manager import PagesManager
 
-    if PagesManager.uses_pages_directory:
+    # AppTest re-derives the flag on every run; a session app.py has routed before needs no rescue.
+    if PagesManager.uses_pages_directory and not st.session_state.get(ROUTED_KEY):
         PagesManager.uses_pages_directory = False
         st.rerun()
 
