@@ -58,7 +58,9 @@ def test_explorer_in_the_browser(streamlit_server, page):
     captions = page.get_by_test_id("stImageCaption")
     expect(captions.first).to_have_text("9 · Ankle boot")
     charts = page.locator('[data-testid="stPlotlyChart"]')
-    assert charts.count() >= 6  # distribution, inspector, means, PCA + image, histograms
+    expect(charts.nth(5)).to_be_attached(
+        timeout=TIMEOUT
+    )  # distribution, inspector, means, PCA + image, histograms
     for chart in charts.filter(visible=True).all():
         _drawn(chart)
     assert charts.filter(visible=True).count() >= 2

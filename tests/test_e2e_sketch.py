@@ -94,8 +94,9 @@ def test_draw_and_classify_then_a_corrupt_upload(streamlit_server, page, trained
     # More strokes, more script runs (Streamlit clears the Keras session after each): each still answers.
     # Latency: mouse-up to the browser holding the new 28x28 input in its chart.
     for y in (0.3, 0.45):
+        # The chart may still be drawing after the script run ended: wait for it, don't assume it.
+        page.wait_for_function(f"() => ({INPUT_CHART_Z})() !== null", timeout=30_000)
         before = page.evaluate(INPUT_CHART_Z)
-        assert before is not None
         stroke(page, box, [(0.5, 0.13), (0.5, y)])
         t0 = time.perf_counter()
         page.wait_for_function(f"() => ({INPUT_CHART_Z})() !== {json.dumps(before)}", timeout=30_000)

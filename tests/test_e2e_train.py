@@ -62,7 +62,7 @@ def test_short_run_streams_survives_page_switch_and_finishes(streamlit_server, p
     expect(page.get_by_text("Test accuracy").first).to_be_visible(timeout=180_000)
     expect(page.get_by_text(f"Run {run_title}").first).to_be_visible()
     expect(page.get_by_text("Most confident mistakes")).to_be_visible(timeout=30_000)
-    assert page.evaluate(CHART_HAS_POINTS)
+    page.wait_for_function(CHART_HAS_POINTS, timeout=30_000)
     assert_no_errors(page)
 
     # Reloading keeps showing the same run (it is in the URL and the store).
