@@ -11,9 +11,9 @@ from fmnist_core.store import RunStore
 
 
 def open_train() -> AppTest:
-    # The page script itself: in AppTest 1.67, button clicks on a page reached through
-    # app.py + switch_page are dropped (value widgets work); test_app_smoke covers navigation.
-    at = AppTest.from_file("../pages/train.py", default_timeout=120)
+    at = AppTest.from_file("../app.py", default_timeout=120)
+    at.run()
+    at.switch_page("pages/train.py")
     at.run()
     assert not at.exception, at.exception
     return at
