@@ -207,6 +207,12 @@ class JobRunner:
         self.ensure_workers()
         return run_id
 
+    def submit_once(self, config: TrainConfig, *, label: str = "") -> tuple[int, bool]:
+        """Queue a run unless an identical one is queued or running (atomic); returns (run id, created)."""
+        run_id, created = self.store.create_run_once(config, label=label)
+        self.ensure_workers()
+        return run_id, created
+
     def stop(self, run_id: int) -> str | None:
         return self.store.request_stop(run_id)
 

@@ -183,6 +183,22 @@ class RunStore:
             )
             return int(cur.lastrowid)
 
+    def create_run_once(self, config: Any, *, label: str = "") -> tuple[int, bool]:
+        """Queue `config` unless an identical config is already queued or running, in one transaction
+        (two sessions clicking Start at the same instant get the same run). Returns (run id, created)."""
+        with self._write() as c:
+            row = c.execute(
+                "SELECT id FROM runs WHERE config_key = ? AND status IN ('queued','running') ORDER BY id LIMIT 1",
+                (config.key(),),
+            ).fetchone()
+            if row is not None:
+                return int(row["id"]), False
+            cur = c.execute(
+                "INSERT INTO runs (config, config_key, label, status, created) VALUES (?, ?, ?, 'queued', ?)",
+                (config.to_json(), config.key(), label, time.time()),
+            )
+            return int(cur.lastrowid), True
+
     def get_run(self, run_id: int) -> Run | None:
         row = self.conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         return self._to_run(row) if row else None

@@ -124,13 +124,10 @@ def request_default_model() -> None:
 
 
 def start_default_model() -> None:
-    """Queue the default model once; a run of it already queued or running is reused."""
-    store = get_store()
-    active = store.find_active(DEFAULT_CONFIG.key())
-    if active is not None:
-        st.session_state["sketch_default_run"] = active.id
-        return
-    st.session_state["sketch_default_run"] = get_runner().submit(DEFAULT_CONFIG, label=DEFAULT_LABEL)
+    """Queue the default model once; a run of it already queued or running is reused (atomically, so two
+    sessions clicking at the same instant share one run)."""
+    run_id, _ = get_runner().submit_once(DEFAULT_CONFIG, label=DEFAULT_LABEL)
+    st.session_state["sketch_default_run"] = run_id
 
 
 @st.fragment(run_every=1.0)

@@ -186,16 +186,14 @@ def start_run(config: TrainConfig) -> None:
             "training again (same seed and config give the same numbers). Tick “Train again anyway” to repeat it."
         )
         return
-    active = store.find_active(config.key())
-    if active is not None:
-        st.session_state["train_run_id"] = active.id
-        st.session_state["train_notice"] = (
-            f"Run #{active.id} with this exact configuration is already {active.status}."
-        )
-        return
-    run_id = runner.submit(config, label=_label(config))
+    run_id, created = runner.submit_once(config, label=_label(config))
     st.session_state["train_run_id"] = run_id
-    st.session_state.pop("train_notice", None)
+    if created:
+        st.session_state.pop("train_notice", None)
+    else:
+        st.session_state["train_notice"] = (
+            f"Run #{run_id} with this exact configuration is already queued or running."
+        )
 
 
 def _label(config: TrainConfig) -> str:

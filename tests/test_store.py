@@ -153,3 +153,26 @@ def test_two_writer_processes_lose_nothing(tmp_path):
         (2, 200),
         (3, 100),
     ]
+
+
+def _submit_once(home: str, seed: int, out) -> None:
+    run_id, created = RunStore(home).create_run_once(TrainConfig(seed=seed), label="race")
+    out.put((run_id, created))
+
+
+def test_create_run_once_is_atomic_across_processes(tmp_path):
+    """Several sessions press Start on the same config at once: exactly one run is queued."""
+    ctx = mp.get_context("spawn")
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_submit_once, args=(str(tmp_path), 11, out)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=60) for _ in procs]
+    for p in procs:
+        p.join(60)
+    s = RunStore(tmp_path)
+    assert len(s.runs()) == 1
+    assert sum(created for _, created in results) == 1 and len({rid for rid, _ in results}) == 1
+    # once it has ended, the same config can be queued again (e.g. "train again anyway")
+    s.finish_run(results[0][0], status="finished")
+    assert s.create_run_once(TrainConfig(seed=11))[1] is True
