@@ -44,7 +44,7 @@ else
   apt_install dataset-fashion-mnist || echo ">> no package; the app will try Keras' downloader (needs internet)"
 fi
 
-# 3. Chromium for the end-to-end tests (Debian's; never 'playwright install').
+# 3. Chromium for the end-to-end tests: Debian's package, used through executable_path (no browser download).
 if [[ $WANT_BROWSER -eq 1 ]] && [[ ! -x /usr/bin/chromium ]]; then
   echo ">> installing Debian chromium"
   apt_install chromium

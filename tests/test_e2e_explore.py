@@ -11,12 +11,10 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from fmnist_core.data import DEBIAN_DIR
 from tests.conftest import ROOT, assert_no_errors, wait_for_app
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(not DEBIAN_DIR.is_dir(), reason="needs the real Fashion-MNIST in the Debian location"),
 ]
 
 DOCS = ROOT / "docs"

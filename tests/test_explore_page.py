@@ -13,12 +13,10 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from fmnist_core.data import DEBIAN_DIR
 from tests.conftest import ROOT
 
 pytestmark = [
     pytest.mark.realdata,
-    pytest.mark.skipif(not DEBIAN_DIR.is_dir(), reason="needs the real Fashion-MNIST in the Debian location"),
 ]
 
 
