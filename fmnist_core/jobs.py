@@ -155,7 +155,8 @@ class JobRunner:
         self.n_workers = workers or default_workers()
         self._procs: list[subprocess.Popen] = []
         self._lock = threading.Lock()
-        self.store.reconcile(alive=self._alive)
+        self.store.reconcile()
+        self.store.forget_missing_models()
         if start:  # start now: the worker imports TensorFlow (~5-10 s) before the user clicks Start
             self.ensure_workers()
 
@@ -165,9 +166,6 @@ class JobRunner:
         if store is None:
             store = self._local.store = RunStore(self.home)
         return store
-
-    def _alive(self, pid: int) -> bool:
-        return pid_alive(pid)
 
     def ensure_workers(self) -> int:
         """Start workers up to the configured count; returns how many are alive."""
@@ -218,7 +216,7 @@ class JobRunner:
 
     def reconcile(self) -> list[int]:
         """Mark runs whose worker died as interrupted (cheap; pages call it when polling)."""
-        return self.store.reconcile(alive=self._alive)
+        return self.store.reconcile()
 
     def workers_alive(self) -> int:
         return sum(p.poll() is None for p in self._procs)

@@ -196,30 +196,6 @@ def build_model(spec: ModelSpec, *, name: str | None = None) -> keras.Model:
     return keras.Model(inputs, outputs, name=name or f"{spec.kind}")
 
 
-def count_params(spec: ModelSpec) -> int:
-    """Parameters of the model a spec builds (trainable + BN statistics), as Keras counts them."""
-    return int(build_model(spec).count_params())
-
-
-def summary_table(model: keras.Model) -> list[dict[str, Any]]:
-    """The model summary as rows (layer, type, output shape, parameters) for a table."""
-    rows = []
-    for layer in model.layers:
-        try:
-            shape = tuple(layer.output.shape)
-        except (AttributeError, ValueError):
-            shape = ()
-        rows.append(
-            {
-                "layer": layer.name,
-                "type": type(layer).__name__,
-                "output shape": str(shape).replace("None", "batch"),
-                "parameters": int(layer.count_params()),
-            }
-        )
-    return rows
-
-
 def describe(spec: ModelSpec) -> list[dict[str, Any]]:
     """The layers `build_model(spec)` makes, with output shapes and parameter counts, without Keras.
 

@@ -431,8 +431,8 @@ class RunStore:
     # -- recovery ---------------------------------------------------------------------------------
 
     def reconcile(self, *, stale_after: float = 120.0, alive: Any = None) -> list[int]:
-        """Mark runs 'running' whose worker is gone (dead pid or stale heartbeat) as interrupted,
-        and finished runs whose model file vanished as such. Returns the ids marked interrupted."""
+        """Mark runs 'running' whose worker is gone (dead pid or stale heartbeat) as interrupted.
+        Cheap (running runs only): pages call it while polling. Returns the ids marked interrupted."""
         alive = alive or pid_alive
         now = time.time()
         gone = []
@@ -449,10 +449,16 @@ class RunStore:
                     "WHERE id = ? AND status='running'",
                     (now, run_id),
                 )
-        for r in self.runs(status="finished"):
-            if r.model_path and not Path(r.model_path).exists():
-                self._update(r.id, model_path=None, error="model file missing")
         return gone
+
+    def forget_missing_models(self) -> list[int]:
+        """Finished runs whose model file vanished lose their model path (checked once, at start-up)."""
+        missing = [
+            r.id for r in self.runs(status="finished") if r.model_path and not Path(r.model_path).exists()
+        ]
+        for run_id in missing:
+            self._update(run_id, model_path=None, error="model file missing")
+        return missing
 
     # -- helpers ----------------------------------------------------------------------------------
 

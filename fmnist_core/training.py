@@ -12,7 +12,7 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -113,7 +113,6 @@ class TrainResult:
     stopped: bool = False  # stopped early on request
     seconds: float = 0.0  # wall-clock time of fit()
     epochs_done: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class TrainingDiverged(RuntimeError):
@@ -322,12 +321,7 @@ def train(
         stopped=cb.stopped,
         seconds=seconds,
         epochs_done=len(history["loss"]),
-        extra={"steps_per_epoch": steps_per_epoch, "n_train": n_train, "n_val": len(prepared.x_val)},
     )
-
-
-def parameter_count(spec: ModelSpec) -> int:
-    return int(build_model(spec).count_params())
 
 
 def lab_fit_baseline(config: TrainConfig, data: FashionMNIST) -> tuple[float, dict[str, list[float]]]:

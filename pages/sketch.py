@@ -15,7 +15,7 @@ import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from fmnist_core import charts, models_io, sketch
+from fmnist_core import charts, explore, models_io, sketch
 from fmnist_core.data import CLASS_NAMES, FashionMNIST
 from fmnist_core.models import PRESETS, ModelSpec
 from fmnist_core.progress import run_progress
@@ -299,8 +299,8 @@ def render_similar(data: FashionMNIST, x28: np.ndarray) -> None:
     st.markdown("**Most similar real images** (10,000 test images, cosine similarity of pixels)")
     idx = sketch.similar_images(x28, similarity_bank(data.source, data.x_test), k=N_SIMILAR)
     cols = st.columns(N_SIMILAR)
-    for col, i in zip(cols, idx, strict=False):
-        big = np.kron(data.x_test[i], np.ones((THUMB_ZOOM, THUMB_ZOOM), np.uint8))  # crisp pixels
+    thumbs = explore.upscale(data.x_test[idx], THUMB_ZOOM)  # crisp pixels
+    for col, i, big in zip(cols, idx, thumbs, strict=False):
         col.image(big, width="stretch", caption=f"{CLASS_NAMES[int(data.y_test[i])]} · #{int(i)}")
 
 

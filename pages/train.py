@@ -6,7 +6,9 @@ run store and reads points back, so reruns, page switches and reloads lose nothi
 
 from __future__ import annotations
 
+import os
 import uuid
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -353,21 +355,16 @@ def render_mistakes(wrong: pd.DataFrame) -> None:
 
 def render_downloads(run: Run, points: pd.DataFrame) -> None:
     c1, c2 = st.columns(2)
-    if run.model_path:
-        try:
-            with open(run.model_path, "rb") as f:
-                model_bytes = f.read()
-        except OSError:
-            model_bytes = None
-        if model_bytes:
-            c1.download_button(
-                "Model (.keras)",
-                model_bytes,
-                icon=":material/download:",
-                file_name=f"fmnist-run-{run.id}.keras",
-                mime="application/octet-stream",
-                key="train_dl_model",
-            )
+    if run.model_path and os.path.exists(run.model_path):
+        path = run.model_path
+        c1.download_button(
+            "Model (.keras)",
+            lambda: Path(path).read_bytes(),  # read on click, not on every rerun
+            icon=":material/download:",
+            file_name=f"fmnist-run-{run.id}.keras",
+            mime="application/octet-stream",
+            key="train_dl_model",
+        )
     c2.download_button(
         "Metrics (CSV)",
         icon=":material/download:",
