@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fmnist_core.sketch import UnsupportedModelError, validate_classifier
+from fmnist_core.sketch.infer import UnsupportedModelError, validate_classifier
 from fmnist_core.store import Run, RunStore
 
 # Runs whose model file is worth offering: finished, or stopped early (the model so far was saved).

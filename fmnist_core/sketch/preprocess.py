@@ -1,5 +1,4 @@
-"""Canvas drawings and uploaded images -> 28x28 model inputs framed like Fashion-MNIST, and what a
-trained classifier says about them (probabilities, nearest real images, saliency, Grad-CAM).
+"""Canvas drawings and uploaded images -> 28x28 model inputs framed like Fashion-MNIST.
 
 Framing follows the dataset paper (arXiv 1708.07747, section 2): trim the edges that match the
 background colour, resize so the longest side is 28 px, pad the short side to 28 px with the bounding
@@ -8,22 +7,19 @@ images (pixels > 0): the longest bbox side is 28 px in 98.3% of images and 27 px
 centre is within 0.5 px of the image centre in every image; an odd short side gets the extra pixel of
 padding before it (offset = ceil((28 - side) / 2)); interior pixels sit at ~0.70 of the image maximum.
 
-Importing this module is cheap: TensorFlow / Keras are imported only inside the functions that need
-them, and most functions only need the model object they are given.
+numpy, PIL and scipy only: no TensorFlow here.
 """
 
 from __future__ import annotations
 
 import io
 import warnings
-from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage
 
 SIDE = 28  # model input side, px
-NUM_CLASSES = 10
 UPLOAD_FORMATS = ["PNG", "JPEG", "WEBP", "BMP", "GIF"]
 
 # Filled regions get this fraction of the stroke intensity: the median interior pixel of a real image
@@ -41,7 +37,6 @@ CANVAS_TRIM = 0.02
 PHOTO_TRIM = 0.12
 # Uploads larger than this are shrunk before processing (speed; the result is 28 px anyway).
 WORK_SIDE = 1024
-PREDICT_CHUNK = 512  # images per model call in predict_probs: bounds conv activations' memory
 
 
 class EmptyCanvasError(ValueError):
@@ -50,10 +45,6 @@ class EmptyCanvasError(ValueError):
 
 class BadImageError(ValueError):
     """An upload is not a usable image; the message can be shown to the user as is."""
-
-
-class UnsupportedModelError(ValueError):
-    """A model does not take 28x28 images or does not output 10 classes."""
 
 
 # ----------------------------------------------------------------------------------------------
@@ -317,219 +308,3 @@ def load_upload(data: bytes, *, max_pixels: int = 20_000_000) -> Image.Image:
     except Exception as exc:  # truncated / corrupt data surfaces as OSError, SyntaxError, struct.error...
         raise BadImageError(f"The image file is corrupt or truncated and cannot be read ({exc}).") from exc
     return image
-
-
-# ----------------------------------------------------------------------------------------------
-# Models
-
-
-def _feature_shape(model: Any) -> tuple[int | None, ...]:
-    """The model's input shape without the batch axis, e.g. (784,), (28, 28) or (28, 28, 1)."""
-    try:
-        inputs = model.inputs
-    except Exception:  # an unbuilt subclassed model
-        inputs = None
-    if inputs:
-        if len(inputs) != 1:
-            raise UnsupportedModelError(f"The model takes {len(inputs)} inputs; it must take one image.")
-        shape = tuple(inputs[0].shape)
-    else:
-        try:
-            shape = tuple(model.input_shape)
-        except Exception as exc:
-            raise UnsupportedModelError("The model's input shape is unknown (it was never built).") from exc
-    return tuple(None if d is None else int(d) for d in shape[1:])
-
-
-def _output_shape(model: Any) -> tuple[int | None, ...]:
-    try:
-        outputs = model.outputs
-    except Exception:
-        outputs = None
-    if outputs:
-        if len(outputs) != 1:
-            raise UnsupportedModelError(f"The model has {len(outputs)} outputs; it must have one.")
-        shape = tuple(outputs[0].shape)
-    else:
-        try:
-            shape = tuple(model.output_shape)
-        except Exception as exc:
-            raise UnsupportedModelError("The model's output shape is unknown (it was never built).") from exc
-    return tuple(None if d is None else int(d) for d in shape[1:])
-
-
-_ACCEPTED_INPUTS = ((SIDE * SIDE,), (SIDE, SIDE), (SIDE, SIDE, 1))
-
-
-def validate_classifier(model: Any) -> None:
-    """Raise UnsupportedModelError unless the model takes one 28x28 image (flat 784, (28, 28) or
-    (28, 28, 1)) and outputs 10 class scores."""
-    feat = _feature_shape(model)
-    if feat not in _ACCEPTED_INPUTS:
-        raise UnsupportedModelError(
-            f"The model takes inputs of shape {feat}; a Fashion-MNIST classifier takes 28x28 images "
-            "(784 flat, (28, 28) or (28, 28, 1))."
-        )
-    out = _output_shape(model)
-    if out != (NUM_CLASSES,):
-        raise UnsupportedModelError(
-            f"The model outputs shape {out}; a Fashion-MNIST classifier outputs {NUM_CLASSES} classes."
-        )
-
-
-def to_model_input(model: Any, x28: np.ndarray) -> np.ndarray:
-    """(n, 28, 28) or (28, 28) images in [0, 1] -> float32 batch in the model's own input shape."""
-    x = np.asarray(x28, dtype=np.float32)
-    if x.shape == (SIDE, SIDE):
-        x = x[None]
-    if x.ndim != 3 or x.shape[1:] != (SIDE, SIDE):
-        raise ValueError(f"expected (n, 28, 28) images, got shape {x.shape}")
-    feat = _feature_shape(model)
-    if feat not in _ACCEPTED_INPUTS:
-        raise UnsupportedModelError(f"The model takes inputs of shape {feat}, not 28x28 images.")
-    return x.reshape((len(x), *feat))
-
-
-def _to_probs(out: np.ndarray) -> np.ndarray:
-    """Rows that already are probabilities pass through; logits (or anything else) get a softmax."""
-    out = np.asarray(out, dtype=np.float64)
-    if out.min() >= -1e-6 and np.allclose(out.sum(axis=1), 1.0, atol=1e-3):
-        return out.astype(np.float32)
-    z = out - out.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
-
-
-def _forward(model: Any, x: np.ndarray) -> np.ndarray:
-    """One inference pass, (n, ...) -> (n, classes) numpy. `predict_on_batch` runs the model's cached
-    compiled predict function (~0.5 ms for one image here, vs ~3 ms for an eager `model(x)` and ~50 ms
-    for `model.predict`, which sets up a data pipeline per call). Anything without it (a plain
-    callable) is called directly."""
-    if hasattr(model, "predict_on_batch"):
-        return np.asarray(model.predict_on_batch(x))
-    return np.asarray(model(x, training=False))
-
-
-def predict_probs(model: Any, x28: np.ndarray) -> np.ndarray:
-    """(n, 28, 28) float images in [0, 1] -> (n, 10) float32 class probabilities.
-
-    Never uses `model.predict` (slow per call); works in chunks so large batches of conv
-    activations fit in memory. Logit outputs get a softmax.
-    """
-    x = to_model_input(model, x28)
-    outs = [_forward(model, x[i : i + PREDICT_CHUNK]) for i in range(0, len(x), PREDICT_CHUNK)]
-    out = np.concatenate(outs, axis=0) if outs else np.zeros((0, NUM_CLASSES), np.float32)
-    if out.ndim != 2 or out.shape[1] != NUM_CLASSES:
-        raise UnsupportedModelError(f"The model returned shape {out.shape}, not (n, {NUM_CLASSES}).")
-    return _to_probs(out) if len(out) else out.astype(np.float32)
-
-
-def classify_canvas(model: Any, rgba: np.ndarray, *, fill: bool = False) -> np.ndarray:
-    """The 10 class probabilities ((10,) float32) for a canvas drawing.
-
-    Raises EmptyCanvasError (a ValueError with a message for the user) for an empty canvas or a dot.
-    """
-    return predict_probs(model, preprocess_canvas(rgba, fill=fill)[None])[0]
-
-
-# ----------------------------------------------------------------------------------------------
-# Nearest real images
-
-
-def make_bank(images: np.ndarray) -> np.ndarray:
-    """(n, 28, 28) uint8 images -> (n, 784) float32 rows of unit length (all-zero rows stay 0), for
-    `similar_images`. 60,000 images take 188 MB; the 10,000 test images 31 MB."""
-    flat = np.asarray(images).reshape(len(images), -1).astype(np.float32)
-    norms = np.linalg.norm(flat, axis=1, keepdims=True)
-    return flat / np.maximum(norms, 1e-12)
-
-
-def similar_images(x28: np.ndarray, bank: np.ndarray, *, k: int = 5) -> np.ndarray:
-    """Indices (k,) int64 of the bank images most similar to x28 (cosine similarity on pixels),
-    best first. `bank` is a `make_bank` result, or raw (n, 28, 28) images (normalised on each call)."""
-    bank = np.asarray(bank)
-    if bank.ndim == 3:
-        bank = make_bank(bank)
-    q = np.asarray(x28, dtype=np.float32).reshape(-1)
-    if q.shape[0] != bank.shape[1]:
-        raise ValueError(f"image has {q.shape[0]} pixels, bank rows have {bank.shape[1]}")
-    q = q / max(float(np.linalg.norm(q)), 1e-12)
-    scores = bank @ q
-    k = max(0, min(int(k), len(scores)))
-    if k == 0:
-        return np.zeros(0, np.int64)
-    top = np.argpartition(-scores, k - 1)[:k]
-    return top[np.argsort(-scores[top], kind="stable")].astype(np.int64)
-
-
-# ----------------------------------------------------------------------------------------------
-# Explanations
-
-
-def _class_score(tf: Any, out: Any) -> tuple[Any, int]:
-    """The predicted class and a non-saturating score for it: the logit if the model outputs logits,
-    else log p_c - mean_j log p_j (= z_c - mean_j z_j for a softmax), whose gradient does not vanish
-    when the model is confident."""
-    probs = np.asarray(out)[0]
-    c = int(np.argmax(probs))
-    if probs.min() >= -1e-6 and abs(float(probs.sum()) - 1.0) < 1e-3:
-        logp = tf.math.log(out[0] + 1e-30)
-        return logp[c] - tf.reduce_mean(logp), c
-    return out[0, c], c
-
-
-def _unit(m: np.ndarray) -> np.ndarray:
-    m = np.nan_to_num(np.asarray(m, dtype=np.float32))
-    peak = float(m.max()) if m.size else 0.0
-    return (m / peak if peak > 0 else np.zeros_like(m)).astype(np.float32)
-
-
-def saliency_map(model: Any, x28: np.ndarray) -> np.ndarray:
-    """(28, 28) float32 in [0, 1]: |d score(predicted class) / d pixel|, scaled so the maximum is 1."""
-    import tensorflow as tf  # only here: importing it costs seconds
-
-    x = tf.convert_to_tensor(to_model_input(model, x28))
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        out = model(x, training=False)
-        score, _ = _class_score(tf, out)
-    grad = tape.gradient(score, x)
-    if grad is None:
-        return np.zeros((SIDE, SIDE), np.float32)
-    return _unit(np.abs(np.asarray(grad)).reshape(SIDE, SIDE))
-
-
-def last_conv_layer(model: Any) -> Any | None:
-    """The model's last top-level Conv2D layer, or None."""
-    import keras
-
-    convs = [layer for layer in getattr(model, "layers", []) if isinstance(layer, keras.layers.Conv2D)]
-    return convs[-1] if convs else None
-
-
-def grad_cam(model: Any, x28: np.ndarray) -> np.ndarray:
-    """(28, 28) float32 in [0, 1]: Grad-CAM of the predicted class at the last Conv2D layer, upsampled
-    to 28x28. Models without a Conv2D layer (or whose graph cannot be split there) get
-    `saliency_map` instead."""
-    import keras
-    import tensorflow as tf
-
-    conv = last_conv_layer(model)
-    if conv is None:
-        return saliency_map(model, x28)
-    try:
-        sub = keras.Model(model.inputs, [conv.output, model.outputs[0]])
-        x = tf.convert_to_tensor(to_model_input(model, x28))
-        with tf.GradientTape() as tape:
-            fmap, out = sub(x, training=False)
-            score, _ = _class_score(tf, out)
-        grads = tape.gradient(score, fmap)
-        if grads is None:
-            return saliency_map(model, x28)
-        fmap, grads = np.asarray(fmap)[0], np.asarray(grads)[0]  # (h, w, channels)
-    except Exception:  # a subclassed or nested model whose graph cannot be split at the conv layer
-        return saliency_map(model, x28)
-    weights = grads.mean(axis=(0, 1))  # (channels,)
-    cam = np.maximum((fmap * weights).sum(axis=-1), 0.0).astype(np.float32)
-    cam = np.asarray(Image.fromarray(cam, "F").resize((SIDE, SIDE), Image.Resampling.BILINEAR))
-    return _unit(cam)

@@ -1,0 +1,77 @@
+"""Sketch & classify, one job per module:
+
+* `preprocess` – canvas drawings and uploads -> 28x28 inputs framed like Fashion-MNIST (numpy/PIL/scipy)
+* `infer`      – model-shape adapters, fast probabilities, `classify_canvas`
+* `similar`    – the most similar real images (cosine similarity of pixels)
+* `explain`    – saliency maps and Grad-CAM
+
+`from fmnist_core.sketch import ...` keeps working for every public name. Importing the package is
+cheap: TensorFlow / Keras are imported only inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+from fmnist_core.sketch.explain import grad_cam, last_conv_layer, saliency_map
+from fmnist_core.sketch.infer import (
+    NUM_CLASSES,
+    PREDICT_CHUNK,
+    UnsupportedModelError,
+    classify_canvas,
+    predict_probs,
+    to_model_input,
+    validate_classifier,
+)
+from fmnist_core.sketch.preprocess import (
+    CANVAS_TRIM,
+    FILL_LEVEL,
+    LIT_THRESHOLD,
+    MIN_EXTENT_FRACTION,
+    MIN_EXTENT_PX,
+    PHOTO_TRIM,
+    SIDE,
+    UPLOAD_FORMATS,
+    WORK_SIDE,
+    BadImageError,
+    EmptyCanvasError,
+    canvas_intensity,
+    fill_outlines,
+    frame_like_fashion_mnist,
+    image_intensity,
+    load_upload,
+    preprocess_canvas,
+    preprocess_image,
+)
+from fmnist_core.sketch.similar import make_bank, similar_images
+
+__all__ = [
+    "BadImageError",
+    "CANVAS_TRIM",
+    "EmptyCanvasError",
+    "FILL_LEVEL",
+    "LIT_THRESHOLD",
+    "MIN_EXTENT_FRACTION",
+    "MIN_EXTENT_PX",
+    "NUM_CLASSES",
+    "PHOTO_TRIM",
+    "PREDICT_CHUNK",
+    "SIDE",
+    "UPLOAD_FORMATS",
+    "UnsupportedModelError",
+    "WORK_SIDE",
+    "canvas_intensity",
+    "classify_canvas",
+    "fill_outlines",
+    "frame_like_fashion_mnist",
+    "grad_cam",
+    "image_intensity",
+    "last_conv_layer",
+    "load_upload",
+    "make_bank",
+    "predict_probs",
+    "preprocess_canvas",
+    "preprocess_image",
+    "saliency_map",
+    "similar_images",
+    "to_model_input",
+    "validate_classifier",
+]
