@@ -45,6 +45,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         train_subset=args.train_subset,
         val_subset=args.val_subset,
+        augment=None if args.augment == "none" else args.augment,
     )
     data = load_fashion_mnist(args.data_dir)
     store = RunStore()
@@ -94,6 +95,12 @@ def main(argv: list[str] | None = None) -> int:
     _add_common(t)
     t.add_argument("--optimizer", default="adam", choices=sorted(OPTIMIZERS))
     t.add_argument("--seed", type=int, default=42)
+    t.add_argument(
+        "--augment",
+        default="none",
+        choices=["none", "flip", "sketch"],
+        help="on-the-fly training augmentation: flips, or sketch-like silhouettes/outlines (default none)",
+    )
     t.set_defaults(func=cmd_train)
     c = sub.add_parser("compare", help="compare optimizers (or regularization variants) over several seeds")
     _add_common(c)

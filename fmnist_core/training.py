@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fmnist_core.augment import augment_problems
 from fmnist_core.data import FashionMNIST, train_val_split
 from fmnist_core.models import OPTIMIZERS, PRESETS, ModelSpec, build_model, make_optimizer
 
@@ -43,6 +44,8 @@ class TrainConfig:
     seed: int = 42  # weights, dropout and shuffling
     train_subset: int | None = None  # use only the first N images of the training split
     val_subset: int | None = None  # evaluate on only the first N validation images (quick demos)
+    # None, "flip" or "sketch": seeded on-the-fly augmentation of the training batches (fmnist_core.augment)
+    augment: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.model, dict):
@@ -52,7 +55,10 @@ class TrainConfig:
             raise ValueError("; ".join(problems))
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        if d.get("augment") is None:
+            del d["augment"]  # runs from before the field existed keep their keys
+        return d
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
@@ -100,6 +106,7 @@ def config_problems(c: TrainConfig) -> list[str]:
         out.append("validation subset must be from 10 to 60,000 images")
     if not 0 <= c.seed < 2**31:
         out.append("seed must be from 0 to 2^31-1")
+    out += augment_problems(c.augment)
     return out
 
 
@@ -265,6 +272,23 @@ def seeded_compiled_model(config: TrainConfig, *, steps_per_execution: int = 1):
     return model
 
 
+def _fit_inputs(config: TrainConfig, prepared: PreparedData) -> dict[str, Any]:
+    """`model.fit`'s training inputs: the arrays, or a seeded tf.data pipeline that augments batches on
+    the fly (no second copy of the data) when `config.augment` is set."""
+    if config.augment is None:
+        return {"x": prepared.x_train, "y": prepared.y_train, "batch_size": config.batch_size}
+    from fmnist_core.augment import training_dataset
+
+    ds = training_dataset(
+        prepared.x_train,
+        prepared.y_train,
+        augment=config.augment,
+        batch_size=config.batch_size,
+        seed=config.seed,
+    )
+    return {"x": ds}
+
+
 def train(
     config: TrainConfig,
     data: FashionMNIST,
@@ -287,11 +311,10 @@ def train(
     cb = make_streaming_callback(
         steps_per_epoch=steps_per_epoch, on_metrics=on_metrics, should_stop=should_stop
     )
+    fit_inputs = _fit_inputs(config, prepared)
     t0 = time.perf_counter()
     hist = model.fit(
-        prepared.x_train,
-        prepared.y_train,
-        batch_size=config.batch_size,
+        **fit_inputs,
         epochs=config.epochs,
         validation_data=(prepared.x_val, prepared.y_val),
         validation_batch_size=max(config.batch_size, 1024),  # validation has no gradients: big batches

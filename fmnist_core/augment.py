@@ -1,0 +1,232 @@
+"""Training-time augmentation that turns dataset images into what a canvas produces, on the fly.
+
+`training_dataset(x, y, augment=..., ...)` feeds `model.fit` from a seeded `tf.data` pipeline: it
+shuffles indices, gathers each batch from the prepared arrays (no second copy of the dataset in memory)
+and transforms the batch in TensorFlow. Kinds (`TrainConfig.augment`):
+
+* "flip"   – horizontal flips only (a garment is still that garment mirrored; shoes then face both ways);
+* "sketch" – flips, small affine jitter (rotation, scale, aspect, shift), and per image one of: the
+  plain image, a binarised silhouette at a random threshold and fill level (optionally with a bright
+  rim, as `fill_outlines` leaves a filled outline), or an outline only, at the stroke widths of the
+  Sketch page's brushes once scaled to 28 px.
+
+Same seed, same batches (stateless random ops seeded per batch from `tf.data.Dataset.random`, which
+draws new numbers every epoch). Importing this module does not import TensorFlow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+AUGMENTS: dict[str, str] = {
+    "flip": "horizontal flips",
+    "sketch": "sketch-like: silhouettes, outlines, flips and small rotations/shifts",
+}
+SIDE = 28
+
+
+def augment_problems(augment: Any) -> list[str]:
+    """Plain-language reasons `augment` is not a known kind (empty when fine; None means no augmentation)."""
+    if augment is None or (isinstance(augment, str) and augment in AUGMENTS):
+        return []
+    return [f"augmentation must be none, {' or '.join(repr(k) for k in AUGMENTS)} (got {augment!r})"]
+
+
+@dataclass(frozen=True)
+class SketchParams:
+    """How "sketch" augmentation draws its random choices. Out-of-range values raise ValueError."""
+
+    flip: float = 0.5  # probability of a horizontal flip
+    plain: float = 0.3  # fraction of images left as photos (the rest: silhouettes and outlines)
+    outline: float = 0.35  # fraction turned into outlines (silhouettes get 1 - plain - outline)
+    threshold: tuple[float, float] = (0.05, 0.45)  # binarisation threshold, of the image's peak
+    fill_level: tuple[float, float] = (0.55, 1.0)  # silhouette interior level (the canvas' fill is 0.7)
+    rim: float = 0.5  # probability that a silhouette keeps a bright rim (a filled outline)
+    # Stroke width in 28-px pixels: a 4-48 px brush on a 336-px canvas, a drawing ~250 px across.
+    stroke: tuple[float, float] = (0.5, 3.0)
+    rotation: float = 8.0  # max degrees either way
+    scale: tuple[float, float] = (0.85, 1.0)  # zoom (1 = the framing's full 28 px)
+    aspect: float = 0.12  # max relative change of width vs height
+    shift: float = 1.5  # max px either way
+
+    def __post_init__(self) -> None:
+        problems = params_problems(self)
+        if problems:
+            raise ValueError("; ".join(problems))
+
+
+def params_problems(p: SketchParams) -> list[str]:
+    out = []
+
+    def rng(name: str, lo_hi: tuple[float, float], lo: float, hi: float) -> None:
+        a, b = lo_hi
+        if not (lo <= a <= b <= hi):
+            out.append(f"{name} must be a range within [{lo:g}, {hi:g}] (got {a:g}-{b:g})")
+
+    for name in ("flip", "plain", "outline", "rim"):
+        v = getattr(p, name)
+        if not 0.0 <= v <= 1.0:
+            out.append(f"{name} must be a probability from 0 to 1 (got {v:g})")
+    if p.plain + p.outline > 1.0 + 1e-9:
+        out.append(f"plain + outline fractions must be at most 1 (got {p.plain + p.outline:g})")
+    rng("threshold", p.threshold, 0.0, 0.95)
+    rng("fill_level", p.fill_level, 0.1, 1.0)
+    rng("stroke", p.stroke, 0.5, 3.0)
+    rng("scale", p.scale, 0.5, 1.5)
+    if not 0.0 <= p.rotation <= 45.0:
+        out.append(f"rotation must be from 0 to 45 degrees (got {p.rotation:g})")
+    if not 0.0 <= p.aspect <= 0.5:
+        out.append(f"aspect must be from 0 to 0.5 (got {p.aspect:g})")
+    if not 0.0 <= p.shift <= 6.0:
+        out.append(f"shift must be from 0 to 6 px (got {p.shift:g})")
+    return out
+
+
+# ------------------------------------------------------------------------------------ batch transforms
+# All take and return (B, 28, 28, 1) float32 tensors in [0, 1]; `seed` is a stateless seed (2,) int.
+
+
+def _uniform(tf, shape, seed, k: int, lo: float = 0.0, hi: float = 1.0):
+    return tf.random.stateless_uniform(shape, seed=seed + tf.constant([0, k], tf.int64), minval=lo, maxval=hi)
+
+
+def flip(tf, x, seed, p: float):
+    """Mirror each image left-right with probability p."""
+    b = tf.shape(x)[0]
+    mask = _uniform(tf, [b, 1, 1, 1], seed, 1) < p
+    return tf.where(mask, tf.reverse(x, axis=[2]), x)
+
+
+def affine(tf, x, seed, params: SketchParams):
+    """Rotation, zoom, aspect and shift about the image centre, bilinear, empty (0) outside."""
+    b = tf.shape(x)[0]
+    ang = _uniform(tf, [b], seed, 2, -params.rotation, params.rotation) * (np.pi / 180.0)
+    zoom = _uniform(tf, [b], seed, 3, *params.scale)
+    asp = _uniform(tf, [b], seed, 4, -params.aspect, params.aspect)
+    sx, sy = zoom * (1.0 + asp), zoom * (1.0 - asp)
+    tx = _uniform(tf, [b], seed, 5, -params.shift, params.shift)
+    ty = _uniform(tf, [b], seed, 6, -params.shift, params.shift)
+    c = (SIDE - 1) / 2.0
+    cos, sin = tf.cos(ang), tf.sin(ang)
+    # The transform maps output pixel (x, y) to the input pixel it reads: the inverse of
+    # "scale by (sx, sy), rotate, shift", about the centre.
+    a0, a1 = cos / sx, sin / sx
+    b0, b1 = -sin / sy, cos / sy
+    a2 = c - a0 * (c + tx) - a1 * (c + ty)
+    b2 = c - b0 * (c + tx) - b1 * (c + ty)
+    zeros = tf.zeros_like(a0)
+    transforms = tf.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
+    return tf.raw_ops.ImageProjectiveTransformV3(
+        images=x,
+        transforms=transforms,
+        output_shape=[SIDE, SIDE],
+        fill_value=0.0,
+        interpolation="BILINEAR",
+        fill_mode="CONSTANT",
+    )
+
+
+def _peak_normalise(tf, x):
+    peak = tf.reduce_max(x, axis=[1, 2, 3], keepdims=True)
+    return tf.math.divide_no_nan(x, peak)
+
+
+def silhouette(tf, x, seed, params: SketchParams):
+    """Binarise at a random threshold (of each image's peak), fill at a random level, sometimes with a
+    1-px bright rim: what a filled drawing (or a filled outline) looks like after framing."""
+    b = tf.shape(x)[0]
+    x = _peak_normalise(tf, x)
+    thr = _uniform(tf, [b, 1, 1, 1], seed, 7, *params.threshold)
+    mask = tf.cast(x > thr, tf.float32)
+    level = _uniform(tf, [b, 1, 1, 1], seed, 8, *params.fill_level)
+    eroded = -tf.nn.max_pool2d(-mask, ksize=3, strides=1, padding="SAME")
+    rim = mask - eroded
+    with_rim = tf.cast(_uniform(tf, [b, 1, 1, 1], seed, 9) < params.rim, tf.float32)
+    return mask * level + with_rim * rim * (1.0 - level)
+
+
+def outline(tf, x, seed, params: SketchParams):
+    """The outline of a binarised silhouette only (no interior), drawn at 2x resolution with a random
+    stroke width and area-averaged back to 28 px, as the canvas framing does; peak scaled to 1."""
+    b = tf.shape(x)[0]
+    x = _peak_normalise(tf, x)
+    thr = _uniform(tf, [b, 1, 1, 1], seed, 10, *params.threshold)
+    big = tf.image.resize(x, [2 * SIDE, 2 * SIDE], method="bilinear")
+    mask = tf.cast(big > thr, tf.float32)
+    # Stroke width w (28-px units) = w * 2 px at 2x: erosions by 1..6 px, one chosen per image.
+    widths = np.arange(1, 7)
+    rings = tf.stack(
+        [mask + tf.nn.max_pool2d(-mask, ksize=2 * int(k) + 1, strides=1, padding="SAME") for k in widths],
+        axis=0,
+    )  # (6, B, 56, 56, 1): mask - erosion(mask, radius k)
+    w = _uniform(tf, [b], seed, 11, *params.stroke) * 2.0
+    pick = tf.clip_by_value(tf.cast(tf.round(w), tf.int32) - 1, 0, len(widths) - 1)
+    ring = tf.gather(tf.transpose(rings, [1, 0, 2, 3, 4]), pick, batch_dims=1)  # (B, 56, 56, 1)
+    small = tf.nn.avg_pool2d(ring, ksize=2, strides=2, padding="VALID")
+    return _peak_normalise(tf, small)
+
+
+def augment_batch(x: tf.Tensor, seed: tf.Tensor, *, kind: str, params: SketchParams | None = None):
+    """(B, 28, 28, 1) float32 in [0, 1] -> the same shape, augmented as `kind` says, deterministic in
+    `seed` (a (2,) int64 stateless seed)."""
+    import tensorflow as tf
+
+    if kind not in AUGMENTS:
+        raise ValueError(augment_problems(kind)[0])
+    params = params or SketchParams()
+    seed = tf.cast(seed, tf.int64)
+    if kind == "flip":
+        return flip(tf, x, seed, 0.5)
+    x = flip(tf, x, seed, params.flip)
+    b = tf.shape(x)[0]
+    u = tf.reshape(_uniform(tf, [b], seed, 12), [-1, 1, 1, 1])
+    sil, out = silhouette(tf, x, seed, params), outline(tf, x, seed, params)
+    x = tf.where(u < params.plain, x, tf.where(u < params.plain + params.outline, out, sil))
+    return tf.clip_by_value(affine(tf, x, seed, params), 0.0, 1.0)
+
+
+def training_dataset(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    augment: str,
+    batch_size: int,
+    seed: int,
+    params: SketchParams | None = None,
+) -> tf.data.Dataset:
+    """A seeded, shuffled, augmented `tf.data.Dataset` of (x, y) batches over `x` (n, 784) or
+    (n, 28, 28, 1) float32 in [0, 1] and `y` (n,) int.
+
+    Batches are gathered from `x` by index inside the pipeline, so the arrays are neither copied nor
+    embedded in the graph. Each pass (epoch) reshuffles and draws new augmentations; building it again
+    with the same seed gives the same sequence of batches.
+    """
+    import tensorflow as tf
+
+    problems = augment_problems(augment)
+    if problems or augment is None:
+        raise ValueError(problems[0] if problems else "no augmentation kind given")
+    params = params or SketchParams()
+    n, feat = len(x), tuple(x.shape[1:])
+
+    def gather(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        idx = np.sort(idx)  # contiguous reads; the order inside a batch does not matter
+        return x[idx].reshape(-1, SIDE, SIDE, 1).astype(np.float32, copy=False), y[idx].astype(np.int32)
+
+    def load(idx, rnd):
+        xb, yb = tf.numpy_function(gather, [idx], (tf.float32, tf.int32), stateful=False)
+        xb = tf.ensure_shape(xb, [None, SIDE, SIDE, 1])
+        yb = tf.ensure_shape(yb, [None])
+        xb = augment_batch(xb, tf.stack([rnd, tf.constant(seed, tf.int64)]), kind=augment, params=params)
+        return tf.reshape(xb, [-1, *feat]), yb
+
+    indices = tf.data.Dataset.range(n).shuffle(n, seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+    randoms = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+    ds = tf.data.Dataset.zip((indices, randoms)).map(load, num_parallel_calls=2, deterministic=True)
+    return ds.prefetch(2)

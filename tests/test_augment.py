@@ -1,0 +1,163 @@
+"""fmnist_core.augment: sketch-like augmentation on tiny arrays, the seeded pipeline, and the config field."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from fmnist_core import augment
+from fmnist_core.training import TrainConfig
+
+tf = pytest.importorskip("tensorflow")
+
+
+def square_batch(n: int = 8) -> np.ndarray:
+    """(n, 28, 28, 1): a filled, off-centre bright rectangle (not symmetric left-right)."""
+    x = np.zeros((n, 28, 28, 1), np.float32)
+    x[:, 6:22, 3:17] = 0.8
+    return x
+
+
+def run(kind: str, x: np.ndarray, seed=(1, 2), **params) -> np.ndarray:
+    p = augment.SketchParams(**params) if params else None
+    return augment.augment_batch(tf.constant(x), tf.constant(seed, tf.int64), kind=kind, params=p).numpy()
+
+
+def test_flip_is_a_flip_or_the_image_itself():
+    x = square_batch(32)
+    out = run("flip", x)
+    flipped = np.array([np.allclose(o, i[:, ::-1]) for o, i in zip(out, x, strict=True)])
+    same = np.array([np.allclose(o, i) for o, i in zip(out, x, strict=True)])
+    assert np.all(flipped | same)
+    assert 4 <= flipped.sum() <= 28  # p = 0.5 over 32 images
+
+
+def test_outline_has_no_interior_and_keeps_the_edges():
+    x = square_batch(16)
+    out = augment.outline(tf, tf.constant(x), tf.constant([3, 4], tf.int64), augment.SketchParams()).numpy()
+    assert out.shape == x.shape
+    interior = out[:, 11:17, 7:13, 0]  # well inside the rectangle (rows 6-21, cols 3-16)
+    assert interior.max() == 0.0
+    left_edge = out[:, 8:20, 3, 0]
+    assert left_edge.min() > 0.2  # the outline is there
+    assert np.allclose(out.max(axis=(1, 2, 3)), 1.0)  # peak scaled to 1, like the framing
+
+
+def test_silhouette_is_binary_levels():
+    x = square_batch(8)
+    x[:, 10:12, 6:8] = 0.3  # a darker patch: binarised away or kept at the fill level
+    out = augment.silhouette(
+        tf, tf.constant(x), tf.constant([5, 6], tf.int64), augment.SketchParams()
+    ).numpy()
+    for img in out:
+        levels = np.unique(np.round(img, 5))
+        assert len(levels) <= 3  # background, fill level, rim
+
+
+@pytest.mark.parametrize("kind", ["flip", "sketch"])
+def test_values_stay_in_unit_range_and_shape_is_kept(kind):
+    rng = np.random.default_rng(0)
+    x = rng.random((16, 28, 28, 1)).astype(np.float32)
+    out = run(kind, x)
+    assert out.shape == x.shape
+    assert out.min() >= 0.0 and out.max() <= 1.0
+    assert np.isfinite(out).all()
+
+
+def test_sketch_mixes_plain_silhouettes_and_outlines():
+    x = square_batch(64)
+    out = run("sketch", x, rotation=0.0, shift=0.0, aspect=0.0, scale=(1.0, 1.0))
+    mirrored = out[:, 13, 24, 0] > 0  # the rectangle spans columns 3-16, mirrored 11-24
+    interior = np.where(
+        mirrored, out[:, 11:17, 15:20, 0].max(axis=(1, 2)), out[:, 11:17, 8:13, 0].max(axis=(1, 2))
+    )
+    hollow = interior == 0
+    assert hollow.sum() >= 5  # outlines
+    assert (~hollow).sum() >= 5  # filled: plain or silhouettes
+    assert 5 <= mirrored.sum() <= 59
+
+
+def test_same_seed_same_batches_new_epoch_new_batches():
+    rng = np.random.default_rng(1)
+    x = rng.random((100, 784)).astype(np.float32)
+    y = (np.arange(100) % 10).astype(np.int32)
+
+    def epochs(ds, n=2):
+        return [[(xb.numpy(), yb.numpy()) for xb, yb in ds] for _ in range(n)]
+
+    a = epochs(augment.training_dataset(x, y, augment="sketch", batch_size=32, seed=7))
+    b = epochs(augment.training_dataset(x, y, augment="sketch", batch_size=32, seed=7))
+    c = epochs(augment.training_dataset(x, y, augment="sketch", batch_size=32, seed=8), 1)
+    assert len(a[0]) == 4 and a[0][0][0].shape == (32, 784)
+    for ea, eb in zip(a, b, strict=True):
+        for (xa, ya), (xb, yb) in zip(ea, eb, strict=True):
+            np.testing.assert_array_equal(xa, xb)
+            np.testing.assert_array_equal(ya, yb)
+    assert not np.array_equal(a[0][0][0], a[1][0][0])  # the second epoch reshuffles and re-augments
+    assert not np.array_equal(a[0][0][0], c[0][0][0])
+    # Every label is seen once per epoch.
+    assert sorted(np.concatenate([yb for _, yb in a[0]]).tolist()) == sorted(y.tolist())
+
+
+def test_image_shaped_inputs_keep_their_shape():
+    x = np.zeros((10, 28, 28, 1), np.float32)
+    ds = augment.training_dataset(x, np.zeros(10, np.int32), augment="flip", batch_size=4, seed=0)
+    shapes = [xb.shape for xb, _ in ds]
+    assert shapes == [(4, 28, 28, 1), (4, 28, 28, 1), (2, 28, 28, 1)]
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"flip": 1.5}, "flip must be a probability"),
+        ({"stroke": (0.1, 9.0)}, "stroke must be a range"),
+        ({"plain": 0.8, "outline": 0.5}, "at most 1"),
+        ({"rotation": 90.0}, "rotation must be from 0 to 45"),
+        ({"scale": (1.2, 0.9)}, "scale must be a range"),
+    ],
+)
+def test_out_of_range_parameters_are_refused_with_a_message(params, message):
+    with pytest.raises(ValueError, match=message):
+        augment.SketchParams(**params)
+
+
+def test_config_field_validated_and_part_of_the_key_only_when_set():
+    plain = TrainConfig()
+    assert "augment" not in json.loads(plain.to_json())  # keys of earlier runs are unchanged
+    sketchy = TrainConfig(augment="sketch")
+    assert json.loads(sketchy.to_json())["augment"] == "sketch"
+    assert len({plain.key(), sketchy.key(), TrainConfig(augment="flip").key()}) == 3
+    assert TrainConfig.from_dict(json.loads(sketchy.to_json())) == sketchy
+    assert TrainConfig.from_dict(json.loads(plain.to_json())).augment is None
+    with pytest.raises(ValueError, match="augmentation must be none, 'flip' or 'sketch'"):
+        TrainConfig(augment="mixup")
+
+
+def test_train_with_augmentation_runs_and_is_reproducible(tiny_data_dir):
+    from fmnist_core.data import load_fashion_mnist
+    from fmnist_core.models import PRESETS
+    from fmnist_core.training import train
+
+    data = load_fashion_mnist(tiny_data_dir)
+    config = TrainConfig(
+        model=PRESETS["cnn_fast"], epochs=1, batch_size=16, augment="sketch", val_fraction=0.2, seed=3
+    )
+    points: list[dict] = []
+    a = train(config, data, on_metrics=points.append)
+    b = train(config, data)
+    assert a.epochs_done == 1 and np.isfinite(a.history["loss"][0])
+    assert a.history["loss"] == b.history["loss"]  # same seed, same augmented batches
+    assert any(p["kind"] == "epoch" for p in points)
+
+
+def test_cli_accepts_augment(monkeypatch):
+    from fmnist_core import __main__ as cli
+
+    seen = {}
+    monkeypatch.setattr(cli, "cmd_train", lambda args: seen.setdefault("augment", args.augment) and 0)
+    cli.main(["train", "--augment", "sketch", "--epochs", "1"])
+    assert seen["augment"] == "sketch"
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--augment", "mixup"])
