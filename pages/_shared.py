@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import uuid
 
 import streamlit as st
 
@@ -20,6 +22,16 @@ def get_dataset() -> FashionMNIST:
 
 
 ROUTED_KEY = "_routed_by_app"  # set by app.py before it runs a page
+log = logging.getLogger("fmnist_studio")
+
+
+def show_error(sentence: str, exc: BaseException) -> str:
+    """Log an exception on the server under a short id; the page shows the sentence and the id only
+    (exception text can hold paths and user input, and never reaches the browser). Returns the id."""
+    error_id = uuid.uuid4().hex[:8]
+    log.error("error %s: %s", error_id, sentence, exc_info=exc)
+    st.error(f"{sentence} (error id `{error_id}`: the details are in the server log)")
+    return error_id
 
 
 def ensure_app_navigation() -> None:

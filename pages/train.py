@@ -2,24 +2,30 @@
 
 Training runs in the job runner's worker process; this page only writes requests to the
 run store and reads points back, so reruns, page switches and reloads lose nothing.
+
+The form and the URL agree: `?run=N` opens run N with its set-up in the form, the form's fields
+that differ from the lab's defaults are in the URL by short name, and a field out of range is
+refused (Start is disabled and the field says its range), never silently replaced.
 """
 
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from fmnist_core import charts, evaluate
+from fmnist_core import charts, evaluate, forms
 from fmnist_core.data import CLASS_NAMES
-from fmnist_core.models import ACTIVATIONS, OPTIMIZERS, PRESET_INFO, PRESETS, ModelSpec, describe, param_count
+from fmnist_core.history import history_table
+from fmnist_core.models import ACTIVATIONS, OPTIMIZERS, PRESET_INFO, PRESETS, describe, param_count
 from fmnist_core.progress import format_seconds, n_train_images, run_progress
 from fmnist_core.store import ACTIVE, Run
-from fmnist_core.training import LIMITS, TrainConfig
-from pages._shared import dataset_or_stop, get_runner, get_store
+from fmnist_core.text import md_escape
+from pages._shared import dataset_or_stop, get_runner, get_store, show_error
 
 STATUS_BADGE = {
     "queued": (":material/schedule:", "gray"),
@@ -29,153 +35,197 @@ STATUS_BADGE = {
     "failed": (":material/error:", "red"),
     "interrupted": (":material/warning:", "orange"),
 }
-BATCH_SIZES = [16, 32, 64, 128, 256, 512, 1024]
+KEEP = {"persist_state": "session"}  # the form survives page switches
+TEST_EVAL_WAIT_SECONDS = 180  # after this, a stopped run without test metrics is shown as it is
+LIVE_POLL_SECONDS = 0.5  # the live charts trail the store by at most about this much (plus drawing)
 
 
-def _parse_ints(text: str, what: str) -> tuple[int, ...]:
+# ------------------------------------------------------------------------------------ the form and the URL
+
+
+def init_form() -> None:
+    """Fill the form's state before any widget is drawn: defaults, then a pending set-up to show
+    (a run opened from the history), then, on a session's first visit, what the URL says."""
+    for key, value in forms.default_state().items():
+        st.session_state.setdefault(key, value)
+    pending = st.session_state.pop("train_pending_form", None)
+    if pending is not None:
+        _apply_form(pending)
+    if not st.session_state.get("train_link_read"):
+        st.session_state["train_link_read"] = True
+        follow_link()
+
+
+def _apply_form(values: dict) -> None:
+    for key, value in values.items():
+        st.session_state[key] = value
+
+
+def follow_link() -> None:
+    """A link opens the run it names, with that run's set-up in the form, then any form fields it names."""
+    params = st.query_params
+    if "run" in params:
+        raw = params.get("run")
+        rid = forms.parse_run_id(raw)
+        run = get_store().get_run(rid) if rid is not None else None
+        if run is None:
+            st.session_state["train_run_id"] = None
+            st.session_state["train_missing"] = forms.describe_bad_id(raw)
+        else:
+            st.session_state["train_run_id"] = run.id
+            show_setup_of(run)
+    state, ignored = forms.query_to_state({k: params.get(k) for k in forms.URL_KEYS if k in params})
+    _apply_form(state)
+    if ignored:
+        st.session_state["train_notice"] = (
+            "Some settings in this link could not be read and were left at their defaults: "
+            + ", ".join(k.removeprefix("train_") for k in ignored)
+            + "."
+        )
+
+
+def show_setup_of(run: Run) -> None:
+    """Put a run's set-up into the form (when its config is one this version can read)."""
     try:
-        return tuple(int(t) for t in text.replace(" ", "").split(",") if t)
-    except ValueError as exc:
-        raise ValueError(f"{what}: write whole numbers separated by commas, e.g. 128, 64") from exc
+        from fmnist_core.training import TrainConfig
+
+        _apply_form(forms.form_state(TrainConfig.from_dict(run.config)))
+    except (TypeError, ValueError, KeyError):
+        st.session_state["train_notice"] = f"Run #{run.id}'s set-up cannot be shown in this form."
 
 
-def _parse_floats(text: str, what: str) -> tuple[float, ...]:
-    try:
-        return tuple(float(t) for t in text.replace(" ", "").split(",") if t)
-    except ValueError as exc:
-        raise ValueError(f"{what}: write numbers separated by commas, e.g. 0.5, 0.2") from exc
+def sync_url(run_id: int | None) -> None:
+    """The URL names the run on screen and the form's non-default fields, nothing else of this page."""
+    wanted = forms.state_to_query(st.session_state)
+    if run_id is not None:
+        wanted["run"] = str(run_id)
+    for key in ("run", *forms.URL_KEYS):
+        if key in wanted:
+            if st.query_params.get(key) != wanted[key]:
+                st.query_params[key] = wanted[key]
+        elif key in st.query_params:
+            del st.query_params[key]
 
 
-def model_ui() -> ModelSpec:
-    """Preset or custom architecture; raises ValueError with a readable reason for a bad one."""
-    names = [*PRESETS, "custom"]
-    preset = st.selectbox(
+def _preset_changed() -> None:
+    # A preset comes with the epochs and batch size it was measured with.
+    info = PRESET_INFO.get(st.session_state.get("train_preset"))
+    if info:
+        st.session_state["train_epochs"] = info["epochs"]
+        st.session_state["train_batch"] = info["batch_size"]
+
+
+def _note(col, key: str, problems: dict[str, str]) -> None:
+    """The valid range under a field whose value cannot train."""
+    if key in problems:
+        col.markdown(f":red[{problems[key]}]")
+
+
+def model_ui() -> None:
+    st.selectbox(
         "Model",
-        names,
+        [*PRESETS, forms.CUSTOM],
         key="train_preset",
         format_func=lambda n: PRESET_INFO[n]["label"] if n in PRESET_INFO else "Custom architecture…",
-        bind="query-params",
+        on_change=_preset_changed,
+        **KEEP,
     )
-    if preset != "custom":
-        return PRESETS[preset]
-    kind = st.radio("Kind", ["mlp", "cnn"], key="train_kind", horizontal=True, format_func=str.upper)
+    if st.session_state["train_preset"] != forms.CUSTOM:
+        return
+    for key, value in {
+        "train_kind": "mlp",
+        "train_conv": "32, 64",
+        "train_double_conv": False,
+        "train_conv_dropout": 0.0,
+        "train_hidden": "128, 64",
+        "train_dropout": "0.5",
+        "train_activation": "relu",
+        "train_l2": 0.0,
+        "train_bn": False,
+    }.items():
+        st.session_state.setdefault(key, value)
+    kind = st.radio("Kind", ["mlp", "cnn"], key="train_kind", horizontal=True, format_func=str.upper, **KEEP)
     c1, c2 = st.columns(2)
     if kind == "cnn":
-        conv = _parse_ints(
-            c1.text_input("Conv filters per block", "32, 64", key="train_conv"), "Conv filters"
-        )
-        double = c2.checkbox("Two convs per block", key="train_double_conv")
-        conv_drop = st.slider("Dropout after each conv block", 0.0, 0.7, 0.0, 0.05, key="train_conv_dropout")
-        hidden_default, drop_default = "128", "0.3"
-    else:
-        conv, double, conv_drop = (), False, 0.0
-        hidden_default, drop_default = "128, 64", "0.5"
-    hidden = _parse_ints(
-        c1.text_input("Dense layer sizes", hidden_default, key="train_hidden"), "Dense layer sizes"
-    )
-    dropout = _parse_floats(
-        c2.text_input(
-            "Dropout after each dense layer",
-            drop_default,
-            key="train_dropout",
-            help="One rate per dense layer; missing rates mean no dropout there.",
-        ),
-        "Dropout",
+        c1.text_input("Conv filters per block", key="train_conv", **KEEP)
+        c2.checkbox("Two convs per block", key="train_double_conv", **KEEP)
+        st.slider("Dropout after each conv block", 0.0, 0.7, step=0.05, key="train_conv_dropout", **KEEP)
+    c1.text_input("Dense layer sizes", key="train_hidden", **KEEP)
+    c2.text_input(
+        "Dropout per dense layer",
+        key="train_dropout",
+        help="One rate per dense layer; missing rates mean no dropout there.",
+        **KEEP,
     )
     c3, c4, c5 = st.columns(3)
-    activation = c3.selectbox("Activation", ACTIVATIONS, key="train_activation")
-    l2 = c4.number_input("L2 penalty", 0.0, 0.1, 0.0, 1e-4, format="%.4f", key="train_l2")
-    bn = c5.checkbox("Batch norm", key="train_bn")
-    return ModelSpec(
-        kind=kind,
-        hidden=hidden,
-        conv_filters=conv,
-        double_conv=double,
-        activation=activation,
-        dropout=dropout,
-        conv_dropout=conv_drop,
-        l2=l2,
-        batch_norm=bn,
-        input="image" if kind == "cnn" else "flat",
-    )
+    c3.selectbox("Activation", ACTIVATIONS, key="train_activation", **KEEP)
+    c4.number_input("L2 penalty", 0.0, 0.1, step=1e-4, format="%.4f", key="train_l2", **KEEP)
+    c5.checkbox("Batch norm", key="train_bn", **KEEP)
 
 
-def config_ui() -> TrainConfig:
-    """All of TrainConfig as bounded widgets. Raises ValueError with the reason for a bad combination."""
-    spec = model_ui()
-    preset = st.session_state.get("train_preset", "lab_mlp")
-    info = PRESET_INFO.get(preset, {"epochs": 10, "batch_size": 64})
+def config_ui():
+    """Every field of TrainConfig. Returns (config or None, reason it cannot train or None)."""
+    model_ui()
+    problems = forms.field_problems(st.session_state)
     c1, c2 = st.columns(2)
     optimizer = c1.selectbox(
         "Optimizer",
         list(OPTIMIZERS),
-        index=list(OPTIMIZERS).index("adam"),
         key="train_optimizer",
         format_func=lambda o: OPTIMIZERS[o].label,
-        bind="query-params",
+        **KEEP,
     )
     default_lr = OPTIMIZERS[optimizer].default_lr
-    use_default = c2.checkbox(f"Keras' default rate ({default_lr:g})", True, key="train_lr_default")
-    lr = None
-    if not use_default:
-        lr = c2.number_input(
-            "Learning rate", *LIMITS["learning_rate"], value=default_lr, format="%.5f", key="train_lr"
-        )
+    c2.checkbox(
+        f"Default rate ({default_lr:g})",
+        key="train_lr_default",
+        help="Keras' own default learning rate for this optimizer, as the lab used.",
+        **KEEP,
+    )
+    if not st.session_state["train_lr_default"]:
+        c2.number_input("Learning rate", step=None, format="%.5f", key="train_lr", **KEEP)
+        _note(c2, "train_lr", problems)
     if OPTIMIZERS[optimizer].note:
         st.caption(f"{OPTIMIZERS[optimizer].label}: {OPTIMIZERS[optimizer].note}")
     c1, c2, c3 = st.columns(3)
-    epochs = c1.number_input(
-        "Epochs", *LIMITS["epochs"], value=info["epochs"], key="train_epochs", bind="query-params"
-    )
-    batch = c2.selectbox(
-        "Batch size",
-        BATCH_SIZES,
-        index=BATCH_SIZES.index(info["batch_size"]),
-        key="train_batch",
-        bind="query-params",
-    )
-    seed = c3.number_input(
+    c1.number_input("Epochs", step=1, key="train_epochs", **KEEP)
+    _note(c1, "train_epochs", problems)
+    c2.selectbox("Batch size", forms.BATCH_SIZES, key="train_batch", **KEEP)
+    c3.number_input(
         "Seed",
-        0,
-        2**31 - 1,
-        42,
+        step=1,
         key="train_seed",
-        bind="query-params",
         help="Seeds weights, dropout and batch order: same seed, same numbers.",
+        **KEEP,
     )
+    _note(c3, "train_seed", problems)
     c1, c2 = st.columns(2)
-    val_fraction = c1.slider(
-        "Validation fraction",
+    c1.slider(
+        "Validation share",
         0.05,
         0.5,
-        0.2,
-        0.05,
+        step=0.05,
         key="train_val_fraction",
         help="Of the 60,000 training images, split with the lab's fixed seed 42.",
+        **KEEP,
     )
-    n_split = n_train_images({"val_fraction": val_fraction})
-    subset = c2.number_input(
-        "Training images (subset)",
-        100,
-        n_split,
-        n_split,
+    n_split = n_train_images({"val_fraction": st.session_state["train_val_fraction"]})
+    c2.number_input(
+        "Training images",
         step=1000,
         key="train_subset",
-        help="Fewer images train faster: handy for a live demo.",
+        help=f"Use only the first N of the {n_split:,} training images (100 to {n_split:,}): "
+        "fewer train faster, handy for a live demo.",
+        **KEEP,
     )
-    return TrainConfig(
-        model=spec,
-        optimizer=optimizer,
-        learning_rate=lr,
-        epochs=int(epochs),
-        batch_size=int(batch),
-        val_fraction=float(val_fraction),
-        seed=int(seed),
-        train_subset=None if subset >= n_split else int(subset),
-    )
+    _note(c2, "train_subset", problems)
+    try:
+        return forms.config_from_state(st.session_state), None
+    except ValueError as exc:
+        return None, str(exc)
 
 
-def start_run(config: TrainConfig) -> None:
+def start_run(config) -> None:
     """Queue the run (or reopen an identical finished one). Called once per click: the button's key
     changes after each start, so a replayed click after a reconnect cannot start a second run."""
     store, runner = get_store(), get_runner()
@@ -184,51 +234,86 @@ def start_run(config: TrainConfig) -> None:
     if same is not None and not st.session_state.get("train_force", False):
         st.session_state["train_run_id"] = same.id
         st.session_state["train_notice"] = (
-            f"Run #{same.id} already trained this exact configuration and seed, so it was reopened instead of "
-            "training again (same seed and config give the same numbers). Tick “Train again anyway” to repeat it."
+            f"Run #{same.id} already trained this exact set-up and seed, so it was reopened instead of "
+            "training again (same seed and set-up give the same numbers). Tick “Train again” to repeat it."
         )
-        return
-    run_id, created = runner.submit_once(config, label=_label(config))
-    st.session_state["train_run_id"] = run_id
-    if created:
-        st.session_state.pop("train_notice", None)
     else:
-        st.session_state["train_notice"] = (
-            f"Run #{run_id} with this exact configuration is already queued or running."
-        )
+        try:
+            run_id, created = runner.submit_once(config, label=_label())
+        except Exception as exc:  # a full queue or a read-only store: say so, keep the form
+            show_error("The run could not be queued.", exc)
+            return
+        st.session_state["train_run_id"] = run_id
+        st.session_state["train_notice_run"] = None if created else run_id
+        st.session_state.pop("train_notice", None)
+    st.session_state.pop("train_missing", None)
+    st.query_params["run"] = str(st.session_state["train_run_id"])  # the link names the new run at once
 
 
-def _label(config: TrainConfig) -> str:
-    preset = st.session_state.get("train_preset", "custom")
-    return f"{preset} · {OPTIMIZERS[config.optimizer].label}"
+def _label() -> str:
+    preset = st.session_state.get("train_preset", forms.CUSTOM)
+    return f"{preset} · {OPTIMIZERS[st.session_state['train_optimizer']].label}"
+
+
+def setup_panel():
+    st.subheader("Set-up")
+    config, error = config_ui()
+    if config is not None:
+        with st.expander(f"Architecture · {param_count(config.model):,} parameters", expanded=False):
+            st.dataframe(pd.DataFrame(describe(config.model)), hide_index=True, width="stretch")
+    elif error and not forms.field_problems(st.session_state):
+        st.error(f"Cannot train this: {error}")  # an architecture problem; number fields say theirs
+    st.checkbox(
+        "Train again",
+        key="train_force",
+        help="Train even if a finished run has this exact set-up and seed (it would give the same numbers).",
+    )
+    nonce = st.session_state.setdefault("train_nonce", uuid.uuid4().hex)
+    if st.button(
+        "Start training",
+        icon=":material/play_arrow:",
+        type="primary",
+        key=f"train_start_{nonce}",
+        width="stretch",
+        disabled=config is None,
+        help="Fix what is marked in red first." if config is None else None,
+    ):
+        start_run(config)
+
+
+# ------------------------------------------------------------------------------------ the run on screen
 
 
 def current_run_id() -> int | None:
-    """The run this page shows: chosen in this session, else from the URL, else the newest active run."""
-    rid = st.session_state.get("train_run_id")
-    if rid is None and "run" in st.query_params:
-        try:
-            rid = int(st.query_params["run"])
-        except ValueError:
-            rid = None
-    if rid is None:  # the newest active run, else the newest run: a reload shows what was going on
-        latest = get_store().runs(status=ACTIVE, limit=1) or get_store().runs(limit=1)
-        rid = latest[0].id if latest else None
+    """The run this page shows: chosen in this session (or by the link), else the newest active run,
+    else the newest run. After a delete or a bad link, nothing until the user picks one."""
+    if "train_run_id" not in st.session_state:
+        store = get_store()
+        latest = store.runs(status=ACTIVE, limit=1) or store.runs(limit=1)
+        st.session_state["train_run_id"] = latest[0].id if latest else None
+        if latest:
+            show_setup_of(latest[0])  # called before the form is drawn: the form shows this run's set-up
+    rid = st.session_state["train_run_id"]
     if rid is not None and get_store().get_run(rid) is None:
-        rid = None
-    st.session_state["train_run_id"] = rid
+        st.session_state["train_missing"] = f"#{rid}"
+        st.session_state["train_run_id"] = rid = None
     return rid
 
 
 def render_header(run: Run) -> None:
     icon, color = STATUS_BADGE.get(run.status, ("", "gray"))
     cfg = run.config
-    st.markdown(
-        f"#### Run #{run.id} &nbsp; :{color}-badge[{icon} {run.status}]  \n"
-        f"<small>{run.label or ''} · {cfg['epochs']} epochs · batch {cfg['batch_size']} · seed {cfg['seed']}"
-        f"{' · ' + format(cfg['train_subset'], ',') + ' images' if cfg.get('train_subset') else ''}</small>",
-        unsafe_allow_html=True,
-    )
+    epochs = cfg["epochs"]
+    parts = [
+        md_escape(run.label) if run.label else None,
+        f"{epochs} epoch{'s' if epochs != 1 else ''}",
+        f"batch {cfg['batch_size']}",
+        f"seed {cfg['seed']}",
+        f"{cfg['train_subset']:,} images" if cfg.get("train_subset") else None,
+        f"augment: {cfg['augment']}" if cfg.get("augment") else None,
+    ]
+    st.markdown(f"#### Run #{run.id} &nbsp; :{color}-badge[{icon} {run.status}]")
+    st.caption(" · ".join(p for p in parts if p))
 
 
 def render_curves(run: Run, points: pd.DataFrame) -> None:
@@ -248,9 +333,14 @@ def render_curves(run: Run, points: pd.DataFrame) -> None:
     )
 
 
-@st.fragment(run_every=1.0)
+def _request_stop(run_id: int) -> None:
+    get_runner().stop(run_id)
+    st.session_state["train_stopping"] = run_id
+
+
+@st.fragment(run_every=LIVE_POLL_SECONDS)
 def live_view(run_id: int, seen_status: str) -> None:
-    """Polls the store once a second while the run is queued or running; never trains here."""
+    """Polls the store while the run is queued or running; never trains here."""
     store = get_store()
     get_runner().reconcile()
     run = store.get_run(run_id)
@@ -261,6 +351,7 @@ def live_view(run_id: int, seen_status: str) -> None:
         st.rerun()  # started or ended: redraw the whole page (history, results; polling stops when done)
     render_header(run)
     points = store.points(run_id)
+    stopping = bool(run.stop_requested) or st.session_state.get("train_stopping") == run_id
     if run.status == "queued":
         pos = store.queue_position(run_id)
         st.info(
@@ -270,21 +361,40 @@ def live_view(run_id: int, seen_status: str) -> None:
         get_runner().ensure_workers()
     else:
         prog = run_progress(run.config, points, started=run.started)
-        st.progress(prog.fraction, text=prog.text)
+        st.progress(prog.fraction, text=("Stopping… · " if stopping else "") + prog.text)
     st.button(
-        "Stop",
+        "Stopping…" if stopping else "Stop",
         icon=":material/stop:",
         key=f"train_stop_{run_id}",
-        on_click=get_runner().stop,
+        on_click=_request_stop,
         args=(run_id,),
-        help="Stops after the current batch group; keeps the history and the model so far.",
+        disabled=stopping,
+        help="Stops within a second or two, mid-epoch; keeps the history and the model at that moment.",
     )
     render_curves(run, points)
 
 
+def _awaiting_test(run: Run | None) -> bool:
+    # The worker marks a run ended first (so Stop is quick), then evaluates it on the test set.
+    return (
+        run is not None
+        and run.status in ("finished", "stopped")
+        and run.test_accuracy is None
+        and time.time() - (run.finished or 0) < TEST_EVAL_WAIT_SECONDS
+    )
+
+
+@st.fragment(run_every=1.0)
+def await_test_results(run_id: int) -> None:
+    """A stopped or finished run is evaluated on the test set after it ends: show that, then redraw."""
+    if not _awaiting_test(get_store().get_run(run_id)):
+        st.rerun()
+    st.caption(":material/hourglass_top: Evaluating on the 10,000 test images…")
+
+
 @st.cache_data(show_spinner=False, max_entries=8)
-def _evaluation(run_id: int, finished: float | None) -> dict | None:
-    # keyed on (run id, finish time): a run's results never change once it has ended
+def _evaluation(run_id: int, finished: float | None, test_accuracy: float | None) -> dict | None:
+    # keyed on (run id, finish time, test accuracy): a run's results never change once evaluated
     probs = get_store().load_test_probs(run_id)
     if probs is None:
         return None
@@ -300,57 +410,65 @@ def _evaluation(run_id: int, finished: float | None) -> dict | None:
 def render_results(run: Run) -> None:
     store = get_store()
     if run.status == "failed":
-        st.error(f"Training failed: {run.error}")
+        st.error(f"Training failed: {md_escape(run.error or 'no reason recorded')}")
     elif run.status == "interrupted":
-        st.warning(f"Interrupted: {run.error}. Everything it logged is kept below.")
+        st.warning(f"Interrupted: {md_escape(run.error or '')}. Everything it logged is kept below.")
     elif run.status == "stopped" and run.error:
-        st.info(f"Stopped: {run.error}.")
+        st.info(f"Stopped: {md_escape(run.error)}.")
+    if _awaiting_test(run):
+        await_test_results(run.id)
     points = store.points(run.id)
-    if run.test_accuracy is not None:
-        m = st.columns(5)
-        m[0].metric("Test accuracy", f"{run.test_accuracy:.4f}")
-        m[1].metric("Test loss", f"{run.test_loss:.4f}")
+    if run.test_accuracy is not None or run.best_val_accuracy is not None:
+        m = st.columns(3)
+        m[0].metric("Test accuracy", f"{run.test_accuracy:.4f}" if run.test_accuracy is not None else "–")
+        m[1].metric("Test loss", f"{run.test_loss:.4f}" if run.test_loss is not None else "–")
         m[2].metric("Best val. accuracy", f"{run.best_val_accuracy:.4f}" if run.best_val_accuracy else "–")
-        m[3].metric("Epochs", f"{run.epochs_done}/{run.epochs}")
-        m[4].metric("Training time", f"{run.seconds or 0:.0f} s", help=format_seconds(run.seconds or 0))
+        m = st.columns(3)
+        m[0].metric("Epochs", f"{run.epochs_done}/{run.epochs}")
+        m[1].metric("Training time", format_seconds(run.seconds or 0))
+        m[2].metric("Parameters", f"{run.params:,}" if run.params else "–")
     render_curves(run, points)
     render_downloads(run, points)
 
 
 def render_evaluation(run: Run) -> None:
-    ev = _evaluation(run.id, run.finished)
-    if ev is not None:
-        st.subheader(f"Run #{run.id} on the 10,000 test images")
-        c1, c2 = st.columns([1, 1], gap="large")
-        norm = c1.toggle("Normalise rows (recall per class)", True, key="train_cm_norm")
-        c1.plotly_chart(
-            charts.confusion_matrix_figure(ev["cm"], CLASS_NAMES, normalize=norm),
-            width="stretch",
-            key="train_cm_chart",
-        )
-        c2.dataframe(
-            ev["report"],
-            hide_index=True,
-            width="stretch",
-            column_config={
-                "precision": st.column_config.NumberColumn(format="%.3f"),
-                "recall": st.column_config.NumberColumn(format="%.3f"),
-                "f1": st.column_config.ProgressColumn("F1", min_value=0.0, max_value=1.0, format="%.3f"),
-            },
-        )
-        st.markdown("**Most confident mistakes** (true → predicted, confidence)")
-        render_mistakes(ev["wrong"])
+    ev = _evaluation(run.id, run.finished, run.test_accuracy)
+    if ev is None:
+        return
+    st.subheader(f"Run #{run.id} on the 10,000 test images")
+    norm = st.toggle("Normalise rows (recall per class)", True, key="train_cm_norm")
+    c1, c2 = st.columns([3, 2], gap="large")
+    c1.plotly_chart(
+        charts.confusion_matrix_figure(ev["cm"], CLASS_NAMES, normalize=norm),
+        width="stretch",
+        key="train_cm_chart",
+    )
+    c2.dataframe(
+        ev["report"],
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "class": st.column_config.TextColumn(width="small"),
+            "precision": st.column_config.NumberColumn(format="%.3f", width="small"),
+            "recall": st.column_config.NumberColumn(format="%.3f", width="small"),
+            "f1": st.column_config.ProgressColumn("F1", min_value=0.0, max_value=1.0, format="%.3f"),
+        },
+    )
+    st.markdown("**Most confident mistakes** (true → predicted, confidence)")
+    render_mistakes(ev["wrong"])
 
 
 def render_mistakes(wrong: pd.DataFrame) -> None:
     x_test = dataset_or_stop().x_test
-    cols = st.columns(8)
-    for i, row in enumerate(wrong.head(16).itertuples()):
-        cols[i % 8].image(
-            x_test[int(row.index)],
-            width="stretch",
-            caption=f"{CLASS_NAMES[int(row.true)]} → {CLASS_NAMES[int(row.pred)]} ({row.confidence:.0%})",
-        )
+    rows = list(wrong.head(16).itertuples())
+    for start in range(0, len(rows), 8):  # a row of columns per row of images: wrapped captions stay aligned
+        cols = st.columns(8)
+        for col, row in zip(cols, rows[start : start + 8], strict=False):
+            col.image(
+                x_test[int(row.index)],
+                width="stretch",
+                caption=f"{CLASS_NAMES[int(row.true)]} → {CLASS_NAMES[int(row.pred)]} ({row.confidence:.0%})",
+            )
 
 
 def render_downloads(run: Run, points: pd.DataFrame) -> None:
@@ -375,91 +493,125 @@ def render_downloads(run: Run, points: pd.DataFrame) -> None:
     )
 
 
-def render_history() -> None:
-    store = get_store()
-    df = store.runs_frame(limit=200)
-    if df.empty:
-        st.caption("No runs yet.")
+# ------------------------------------------------------------------------------------ the history
+
+
+@st.dialog("Delete this run?")
+def confirm_delete(run_id: int) -> None:
+    run = get_store().get_run(run_id)
+    if run is None:
+        st.write(f"Run #{run_id} no longer exists.")
         return
-    event = st.dataframe(
-        df,
-        hide_index=True,
-        width="stretch",
-        on_select="rerun",
-        selection_mode="single-row",
-        key="train_history",
-        column_config={
-            "best val acc": st.column_config.NumberColumn(format="%.4f"),
-            "test acc": st.column_config.NumberColumn(format="%.4f"),
-            "seconds": st.column_config.NumberColumn(format="%.1f"),
-            "created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
-        },
+    st.write(
+        f"Run #{run.id} ({md_escape(run.label or 'no label')}, {run.status}) and its metrics and model file "
+        "will be deleted. This cannot be undone."
     )
-    rows = event.selection.rows if event and event.selection else []
-    if rows:
-        rid = int(df.iloc[rows[0]]["id"])
-        c1, c2 = st.columns(2)
-        if c1.button(f"Open run #{rid}", key="train_open", type="primary"):
-            st.session_state["train_run_id"] = rid
-            st.rerun()
-        if c2.button(f"Delete run #{rid}", key="train_delete"):
-            if store.delete_run(rid):
-                if st.session_state.get("train_run_id") == rid:
-                    st.session_state["train_run_id"] = None
-                st.toast(f"Deleted run #{rid}")
-                st.rerun()
-            else:
-                st.warning("A queued or running run cannot be deleted: stop it first.")
+    c1, c2 = st.columns(2)
+    if c1.button("Cancel", key="train_delete_cancel", width="stretch"):
+        st.rerun()
+    if c2.button(f"Delete run #{run.id}", key="train_delete_confirm", type="primary", width="stretch"):
+        if get_store().delete_run(run.id):
+            st.session_state["train_history_nonce"] = st.session_state.get("train_history_nonce", 0) + 1
+            if st.session_state.get("train_run_id") == run.id:
+                st.session_state["train_run_id"] = None  # show nothing rather than another run
+            st.session_state.pop("train_missing", None)
+            st.toast(f"Deleted run #{run.id}")
+        else:
+            st.session_state["train_notice"] = (
+                f"Run #{run.id} is queued or running: stop it before deleting it."
+            )
+        st.rerun()
+
+
+def render_history(any_active: bool) -> None:
+    poll = 2.0 if any_active else None
+
+    @st.fragment(run_every=poll)
+    def history() -> None:
+        df = get_store().runs_frame(limit=200)
+        if df.empty:
+            st.caption("No runs yet.")
+            return
+        table = history_table(df)
+        nonce = st.session_state.get("train_history_nonce", 0)  # a new key clears the selection
+        event = st.dataframe(
+            table,
+            hide_index=True,
+            width="stretch",
+            on_select="rerun",
+            selection_mode="single-row",
+            key=f"train_history_{nonce}",
+            column_config={
+                "best val acc": st.column_config.NumberColumn(format="%.4f"),
+                "test acc": st.column_config.NumberColumn(format="%.4f"),
+                "seconds": st.column_config.NumberColumn(format="%.1f"),
+                "created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+            },
+        )
+        rows = event.selection.rows if event and event.selection else []
+        if not rows:
+            st.caption("Select a row to open or delete that run.")
+            return
+        rid = int(table.iloc[rows[0]]["id"])
+        c1, c2, _ = st.columns([1, 1, 2])
+        if c1.button(f"Open run #{rid}", key="train_open", type="primary", width="stretch"):
+            open_run(rid)
+        if c2.button(f"Delete run #{rid}…", key="train_delete", width="stretch"):
+            confirm_delete(rid)
+
+    history()
+
+
+def open_run(rid: int) -> None:
+    run = get_store().get_run(rid)
+    st.session_state["train_run_id"] = rid if run else None
+    st.session_state.pop("train_missing", None)
+    st.session_state.pop("train_notice", None)
+    if run is not None:
+        from fmnist_core.training import TrainConfig
+
+        try:
+            st.session_state["train_pending_form"] = forms.form_state(TrainConfig.from_dict(run.config))
+        except (TypeError, ValueError, KeyError):
+            pass
+    st.rerun()
 
 
 # ---------------------------------------------------------------------------------------------------------
 
 data = dataset_or_stop()
+init_form()
+current_run_id()
 st.title("Train a network")
 st.caption(
     "Build an MLP or a CNN, train it on the lab's 48,000/12,000 split, and watch it learn live. "
     "Training runs in a background worker: switch pages or reload, it keeps going."
 )
 
-setup, view = st.columns([1, 2], gap="large")
+setup, view = st.columns([5, 8], gap="large")
 with setup:
-    st.subheader("Set-up")
-    try:
-        config = config_ui()
-        error = None
-    except ValueError as exc:
-        config, error = None, str(exc)
-    if error:
-        st.error(f"Cannot train this: {error}")
-    else:
-        with st.expander(f"Architecture · {param_count(config.model):,} parameters", expanded=False):
-            st.dataframe(pd.DataFrame(describe(config.model)), hide_index=True, width="stretch")
-        st.checkbox("Train again anyway if an identical run exists", key="train_force")
-        nonce = st.session_state.setdefault("train_nonce", uuid.uuid4().hex)
-        if st.button(
-            "Start training",
-            icon=":material/play_arrow:",
-            type="primary",
-            key=f"train_start_{nonce}",
-            width="stretch",
-        ):
-            start_run(config)
+    setup_panel()
+run_id = st.session_state.get("train_run_id")
 
 run = None
 with view:
     if st.session_state.get("train_notice"):
         st.info(st.session_state["train_notice"])
-    run_id = current_run_id()
-    if run_id is None:
-        st.info(
-            "No run yet: choose a set-up on the left and press **Start training**. "
-            "The lab's MLP on all 48,000 images takes about 10-20 s an epoch here."
-        )
+    missing = st.session_state.get("train_missing")
+    if missing:
+        st.warning(f"Run {missing} not found: it may have been deleted. Open a run from the history below.")
+    run = get_store().get_run(run_id) if run_id is not None else None
+    if run is None:
+        if not missing:
+            st.info(
+                "No run on screen: choose a set-up and press **Start training**, or open a run from the "
+                "history below. The lab's MLP on all 48,000 images takes a few seconds an epoch here."
+            )
     else:
-        st.query_params["run"] = str(run_id)
-        run = get_store().get_run(run_id)
+        if st.session_state.get("train_notice_run") == run.id and run.status in ACTIVE:
+            st.info(f"Run #{run.id} with this exact set-up was already queued or running: this is it.")
         if run.status in ACTIVE:
-            live_view(run_id, run.status)
+            live_view(run.id, run.status)
         else:
             render_header(run)
             render_results(run)
@@ -470,4 +622,5 @@ if run is not None and run.status not in ACTIVE:
 
 st.divider()
 st.subheader("Run history")
-render_history()
+render_history(bool(get_store().runs(status=ACTIVE, limit=1)))
+sync_url(run.id if run is not None else None)

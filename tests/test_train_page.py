@@ -7,12 +7,16 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from fmnist_core.models import PRESETS, ModelSpec
 from fmnist_core.store import RunStore
+from fmnist_core.training import TrainConfig
 
 
-def open_train() -> AppTest:
+def open_train(**query: str) -> AppTest:
     at = AppTest.from_file("../app.py", default_timeout=120)
     at.run()
+    for k, v in query.items():
+        at.query_params[k] = v
     at.switch_page("pages/train.py")
     at.run()
     assert not at.exception, at.exception
@@ -26,7 +30,7 @@ def start_button(at: AppTest):
 def test_page_shows_parameter_count_and_no_run(fmnist_home):
     at = open_train()
     assert any("109,386 parameters" in e.label for e in at.expander)
-    assert any("No run yet" in i.value for i in at.info)
+    assert any("No run on screen" in i.value for i in at.info)
 
 
 def test_custom_architecture_is_validated(fmnist_home):
@@ -34,7 +38,7 @@ def test_custom_architecture_is_validated(fmnist_home):
     at.selectbox(key="train_preset").set_value("custom").run()
     at.text_input(key="train_hidden").set_value("128, lots").run()
     assert any("whole numbers" in e.value for e in at.error)
-    assert not [b for b in at.button if b.key.startswith("train_start_")]  # nothing to start
+    assert start_button(at).disabled  # nothing to start
     at.text_input(key="train_hidden").set_value("32").run()
     at.text_input(key="train_dropout").set_value("1.5").run()
     assert any("dropout" in e.value for e in at.error)
@@ -70,4 +74,102 @@ def test_start_runs_in_the_worker_and_results_show(fmnist_home):
     start_button(at).click()
     at.run()
     assert len(store.runs()) == 1
-    assert any("already trained this exact configuration" in i.value for i in at.info)
+    assert any("already trained this exact set-up" in i.value for i in at.info)
+
+
+def finished_run(store: RunStore, config: TrainConfig, *, label: str = "") -> int:
+    """A finished run recorded straight into the store (no training), as the worker would leave it."""
+    rid = store.create_run(config, label=label)
+    store.finish_run(rid, status="finished", test_accuracy=0.8, test_loss=0.5, epochs_done=config.epochs)
+    return rid
+
+
+@pytest.mark.parametrize("raw", ["9" * 400, "-1", "0", "999999", "abc", "1.5", " 7 "])
+def test_bad_run_links_say_not_found_without_an_error(fmnist_home, raw):
+    store = RunStore(fmnist_home)
+    finished_run(store, TrainConfig(epochs=1))
+    at = open_train(run=raw)
+    assert not at.exception, at.exception
+    assert any("not found" in w.value for w in at.warning), [w.value for w in at.warning]
+    assert not at.error
+    assert "9" * 40 not in " ".join(w.value for w in at.warning)  # a huge id is shortened, not echoed
+
+
+def test_link_to_a_deleted_run_says_not_found(fmnist_home):
+    store = RunStore(fmnist_home)
+    keep = finished_run(store, TrainConfig(epochs=1))
+    gone = finished_run(store, TrainConfig(epochs=2))
+    assert store.delete_run(gone)
+    at = open_train(run=str(gone))
+    assert any(f"Run #{gone} not found" in w.value for w in at.warning)
+    assert keep != gone
+
+
+def test_form_shows_the_set_up_of_the_linked_run(fmnist_home):
+    store = RunStore(fmnist_home)
+    config = TrainConfig(model=PRESETS["cnn_fast"], epochs=3, seed=9, batch_size=128, train_subset=5000)
+    rid = finished_run(store, config)
+    finished_run(store, TrainConfig(epochs=1))  # a newer run: the link, not "newest", decides
+    at = open_train(run=str(rid))
+    assert not at.exception, at.exception
+    assert at.selectbox(key="train_preset").value == "cnn_fast"
+    assert at.number_input(key="train_epochs").value == 3
+    assert at.number_input(key="train_seed").value == 9
+    assert at.selectbox(key="train_batch").value == 128
+    assert at.number_input(key="train_subset").value == 5000
+    assert any(f"Run #{rid}" in m.value for m in at.markdown)
+    assert at.query_params["run"] == [str(rid)] or at.query_params["run"] == str(rid)
+
+
+def test_custom_architecture_run_round_trips_into_the_form(fmnist_home):
+    store = RunStore(fmnist_home)
+    spec = ModelSpec(hidden=(32, 16), dropout=(0.2,), activation="tanh", l2=0.001)
+    config = TrainConfig(model=spec, optimizer="rmsprop", learning_rate=0.002, epochs=2)
+    rid = finished_run(store, config)
+    at = open_train(run=str(rid))
+    assert at.selectbox(key="train_preset").value == "custom"
+    assert at.text_input(key="train_hidden").value == "32, 16"
+    assert at.selectbox(key="train_activation").value == "tanh"
+    assert at.checkbox(key="train_lr_default").value is False
+    assert at.number_input(key="train_lr").value == pytest.approx(0.002)
+    assert at.selectbox(key="train_optimizer").value == "rmsprop"
+
+
+def test_presets_in_the_url_use_short_names(fmnist_home):
+    at = open_train(train_preset="cnn_fast", train_epochs="4")
+    assert at.selectbox(key="train_preset").value == "cnn_fast"
+    assert at.number_input(key="train_epochs").value == 4
+    at = open_train(train_preset="no_such_model")
+    assert at.selectbox(key="train_preset").value == "lab_mlp"
+    assert any("could not be read" in i.value for i in at.info)
+
+
+@pytest.mark.parametrize(
+    "key,value,message",
+    [
+        ("train_epochs", 0, "Epochs: a whole number from 1 to 200"),
+        ("train_epochs", 99999999, "Epochs: a whole number from 1 to 200"),
+        ("train_seed", -3, "Seed: a whole number from 0"),
+        ("train_subset", 5, "Training images: a whole number from 100 to 48,000"),
+        ("train_subset", 10**9, "Training images: a whole number from 100 to 48,000"),
+    ],
+)
+def test_out_of_range_numbers_disable_start_and_never_train(fmnist_home, key, value, message):
+    at = open_train()
+    at.number_input(key=key).set_value(value).run()
+    assert not at.exception, at.exception
+    assert any(message in m.value for m in at.markdown), [m.value for m in at.markdown]
+    assert start_button(at).disabled
+    assert RunStore(fmnist_home).runs() == []
+    # Back in range: Start is enabled again and the note is gone.
+    at.number_input(key=key).set_value(1000 if key == "train_subset" else 2).run()
+    assert not start_button(at).disabled
+    assert not any(message in m.value for m in at.markdown)
+
+
+def test_a_label_with_html_is_shown_as_text(fmnist_home):
+    store = RunStore(fmnist_home)
+    rid = finished_run(store, TrainConfig(epochs=1), label='<img src=x onerror="alert(1)"> **bold** [a](http://x)')
+    at = open_train(run=str(rid))
+    shown = " ".join(c.value for c in at.caption)
+    assert "&lt;img" in shown and "\\*\\*bold" in shown and "\\[a\\]" in shown
