@@ -9,8 +9,21 @@ import pytest
 
 from fmnist_core.data import FashionMNIST, load_from_dir
 from fmnist_core.models import OPTIMIZERS, PRESETS, ModelSpec, build_model, make_optimizer
-from fmnist_core.training import TrainConfig, TrainingDiverged, steps_per_execution_for, train
+from fmnist_core.training import (
+    TrainConfig,
+    TrainingDiverged,
+    macs_per_image,
+    steps_per_execution_for,
+    train,
+)
 from tests.conftest import make_tiny_dataset
+
+
+@pytest.fixture(scope="module")
+def real_data() -> FashionMNIST:
+    from fmnist_core.data import load_fashion_mnist
+
+    return load_fashion_mnist(download=False)
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +90,7 @@ def test_momentum_and_nesterov_are_what_they_say():
 def test_steps_per_execution_keeps_points_flowing():
     assert steps_per_execution_for(TrainConfig(), 750) == 75  # lab: 10 points per epoch
     assert steps_per_execution_for(TrainConfig(), 3) == 1
-    assert steps_per_execution_for(TrainConfig(model=PRESETS["cnn_fast"]), 750) <= 8
+    assert steps_per_execution_for(TrainConfig(model=PRESETS["cnn_best"], batch_size=128), 375) == 1
 
 
 def test_train_streams_points_and_history(tiny):
@@ -105,16 +118,89 @@ def test_same_seed_same_numbers_other_seed_other_numbers(tiny):
     assert c.history != a.history
 
 
-def test_stop_is_honoured_within_the_epoch(tiny):
+def test_stop_leaves_fit_at_once_without_validating_the_partial_epoch(tiny):
     calls = {"n": 0}
+    points: list[dict] = []
 
     def should_stop():
         calls["n"] += 1
         return calls["n"] >= 2
 
-    r = train(TrainConfig(epochs=5, batch_size=4, seed=1), tiny, should_stop=should_stop)
-    assert r.stopped and r.epochs_done == 1  # Keras still finishes the partial epoch's validation
-    assert r.model is not None
+    r = train(
+        TrainConfig(epochs=5, batch_size=4, seed=1), tiny, on_metrics=points.append, should_stop=should_stop
+    )
+    # the old code ran validation and sent an "epoch 1 done" point for the partial epoch
+    assert r.stopped and r.epochs_done == 0 and calls["n"] == 2
+    assert [p["kind"] for p in points] == ["batch", "batch"] and points[-1]["step"] < 40
+    assert r.model is not None and r.history["loss"] == []
+
+
+def test_stop_during_validation_ends_the_run_there(tiny):
+    """A stop that lands while validation runs leaves fit too (a strong CNN validates for seconds)."""
+    armed, checks = {"on": False}, {"after": 0}
+    points: list[dict] = []
+
+    def on_metrics(p):
+        points.append(p)
+        if p["kind"] == "batch" and p["epoch"] == 2 and p["step"] == 40:
+            armed["on"] = True
+
+    def should_stop():
+        if armed["on"]:
+            checks["after"] += 1
+        return checks["after"] >= 2  # the check after the epoch's last batch is in validation
+
+    r = train(
+        TrainConfig(epochs=4, batch_size=4, seed=1), tiny, on_metrics=on_metrics, should_stop=should_stop
+    )
+    assert r.stopped and r.epochs_done == 1
+    assert [p["epoch"] for p in points if p["kind"] == "epoch"] == [1]
+
+
+def test_a_stop_after_the_last_epoch_is_a_finished_run(tiny):
+    points: list[dict] = []
+    r = train(
+        TrainConfig(epochs=2, batch_size=8, seed=1),
+        tiny,
+        on_metrics=points.append,
+        should_stop=lambda: sum(p["kind"] == "epoch" for p in points) == 2,
+    )
+    assert not r.stopped and r.epochs_done == 2
+
+
+@pytest.mark.parametrize("batch_size", [7, 9, 13])
+def test_steps_never_exceed_the_epoch_and_progress_never_goes_back(tmp_path, batch_size):
+    """Keras reports the nominal end of an execution group; the epoch's last group is shorter."""
+    d = load_from_dir(make_tiny_dataset(tmp_path / "d", n_train=1000, n_test=20), check_counts=False)
+    cfg = TrainConfig(epochs=2, batch_size=batch_size, seed=0, val_subset=20)
+    steps = math.ceil(800 / batch_size)
+    spe = steps_per_execution_for(cfg, steps)
+    assert steps % spe != 0  # the case that used to overshoot
+    points: list[dict] = []
+    train(cfg, d, on_metrics=points.append, evaluate_test=False)
+    assert max(p["step"] for p in points) == steps
+    assert all(b["progress"] >= a["progress"] for a, b in zip(points, points[1:], strict=False))
+    assert all(p["progress"] <= p["epoch"] for p in points)
+
+
+def test_real_20000_images_at_batch_64_report_313_steps_at_most(real_data):
+    points: list[dict] = []
+    cfg = TrainConfig(epochs=1, train_subset=20000, val_subset=500)
+    train(cfg, real_data, on_metrics=points.append, evaluate_test=False)
+    batch = [p for p in points if p["kind"] == "batch"]
+    assert len(batch) >= 10 and max(p["step"] for p in points) == 313  # the old code said 341
+    assert all(b["progress"] >= a["progress"] for a, b in zip(points, points[1:], strict=False))
+
+
+def test_each_execution_stays_short_for_conv_nets_and_long_for_the_mlp():
+    import math as m
+
+    for name, batch in (("cnn_fast", 128), ("cnn_best", 128), ("lab_mlp", 64)):
+        cfg = TrainConfig(model=PRESETS[name], batch_size=batch)
+        spe = steps_per_execution_for(cfg, m.ceil(48000 / batch))
+        # estimated seconds per execution from the measured seconds per MAC
+        assert spe * 1e-10 * macs_per_image(cfg.model) * batch <= 0.25, name
+    assert steps_per_execution_for(TrainConfig(), 750) == 75
 
 
 def test_diverging_loss_fails_clearly(tiny):
