@@ -14,7 +14,9 @@ import pandas as pd
 import streamlit as st
 
 from fmnist_core import charts, compare
+from fmnist_core.forms import NumberField
 from fmnist_core.models import OPTIMIZERS, PRESET_INFO, PRESETS
+from fmnist_core.text import md_escape
 from fmnist_core.training import TrainConfig
 from pages._shared import get_runner, get_store
 
@@ -64,6 +66,20 @@ def choose_study_ui() -> str:
 
 
 # ------------------------------------------------------------------------------------ setting one up
+
+FIELDS = {
+    "compare_epochs": NumberField("Epochs", 1, 100),
+    "compare_seeds": NumberField("Seeds", 1, 10),
+    "compare_target": NumberField("Target", 0.5, 0.99, integer=False),
+    "compare_train_subset": NumberField("Training images", 100, 48000),
+    "compare_val_subset": NumberField("Validation images", 100, 12000),
+}
+
+
+def _field_problems(state) -> dict[str, str]:
+    """Fields whose value cannot run, with their valid range (a value on screen is the value that runs)."""
+    keys = list(FIELDS) if state.get("compare_quick") else list(FIELDS)[:3]
+    return {k: p for k in keys if k in state and (p := FIELDS[k].problem(state[k]))}
 
 
 def setup_ui() -> tuple[compare.StudySpec | None, str]:
@@ -118,31 +134,35 @@ def setup_ui() -> tuple[compare.StudySpec | None, str]:
             **keep,
         )
     row = st.columns(4)
-    epochs = row[0].number_input("Epochs", 1, 100, 10, step=1, key="compare_epochs", **keep)
+    for key, value in (
+        ("compare_epochs", 10),
+        ("compare_seeds", 3),
+        ("compare_target", compare.DEFAULT_TARGET),
+    ):
+        st.session_state.setdefault(key, value)
+    row[0].number_input("Epochs", step=1, key="compare_epochs", **keep)
     batch_size = row[1].selectbox(
         "Batch size", BATCH_SIZES, index=BATCH_SIZES.index(64), key="compare_batch_size", **keep
     )
-    seeds = row[2].number_input(
+    row[2].number_input(
         "Seeds per variant",
-        1,
-        10,
-        3,
         step=1,
         key="compare_seeds",
         help="Seeds 0, 1, 2, …: for a given seed every variant starts from the same weights and batch order.",
         **keep,
     )
-    target = row[3].number_input(
-        "Target validation accuracy",
-        0.50,
-        0.99,
-        compare.DEFAULT_TARGET,
+    row[3].number_input(
+        "Target val. accuracy",
         step=0.01,
         format="%.2f",
         key="compare_target",
-        help="The leaderboard counts the epochs each run needed to reach it.",
+        help="The leaderboard counts the epochs each run needed to reach this validation accuracy.",
         **keep,
     )
+    problems = _field_problems(st.session_state)
+    for col, key in zip(row, ("compare_epochs", None, "compare_seeds", "compare_target"), strict=True):
+        if key in problems:
+            col.markdown(f":red[{problems[key]}]")
     lr_col, subset_col = st.columns(2)
     with lr_col:
         policy = st.radio(
@@ -173,14 +193,29 @@ def setup_ui() -> tuple[compare.StudySpec | None, str]:
         train_subset = val_subset = None
         if quick:
             a, b = st.columns(2)
-            train_subset = a.number_input(
-                "Training images", 100, 48000, 5000, step=500, key="compare_train_subset", **keep
-            )
-            val_subset = b.number_input(
-                "Validation images", 100, 12000, 2000, step=500, key="compare_val_subset", **keep
-            )
+            st.session_state.setdefault("compare_train_subset", 5000)
+            st.session_state.setdefault("compare_val_subset", 2000)
+            a.number_input("Training images", step=500, key="compare_train_subset", **keep)
+            b.number_input("Validation images", step=500, key="compare_val_subset", **keep)
+            problems = _field_problems(st.session_state)
+            for col, key in ((a, "compare_train_subset"), (b, "compare_val_subset")):
+                if key in problems:
+                    col.markdown(f":red[{problems[key]}]")
+            train_subset = st.session_state["compare_train_subset"]
+            val_subset = st.session_state["compare_val_subset"]
     name = st.text_input("Name (optional)", key="compare_name", max_chars=80, **keep)
 
+    problems = _field_problems(st.session_state)
+    if problems:
+        st.warning(
+            "This study cannot run until the fields marked in red are in range; the counts below are not "
+            "shown for it.",
+            icon=":material/block:",
+        )
+        return None, name
+    epochs, seeds, target = (
+        st.session_state[k] for k in ("compare_epochs", "compare_seeds", "compare_target")
+    )
     try:
         base = TrainConfig(
             model=PRESETS[preset],
@@ -262,7 +297,7 @@ def render_study(study_id: str) -> None:
         st.warning("This study no longer exists. Pick another one or start a new study.")
         return
     spec = compare.get_spec(store, study_id)
-    st.subheader(study["name"])
+    st.subheader(md_escape(study["name"]) or "Unnamed study")
     lr = f"shared learning rate {spec.shared_lr:g}" if spec.lr_policy == "shared" else "Keras' default rates"
     subset = f" · {spec.base.train_subset:,} training images" if spec.base.train_subset else ""
     st.caption(

@@ -167,8 +167,7 @@ def config_ui():
     """Every field of TrainConfig. Returns (config or None, reason it cannot train or None)."""
     model_ui()
     problems = forms.field_problems(st.session_state)
-    c1, c2 = st.columns(2)
-    optimizer = c1.selectbox(
+    optimizer = st.selectbox(
         "Optimizer",
         list(OPTIMIZERS),
         key="train_optimizer",
@@ -176,15 +175,15 @@ def config_ui():
         **KEEP,
     )
     default_lr = OPTIMIZERS[optimizer].default_lr
-    c2.checkbox(
-        f"Default rate ({default_lr:g})",
+    st.checkbox(
+        f"Keras' default learning rate ({default_lr:g})",
         key="train_lr_default",
-        help="Keras' own default learning rate for this optimizer, as the lab used.",
+        help="Keras' own default rate for this optimizer, as the lab used. Untick to set your own.",
         **KEEP,
     )
     if not st.session_state["train_lr_default"]:
-        c2.number_input("Learning rate", step=None, format="%.5f", key="train_lr", **KEEP)
-        _note(c2, "train_lr", problems)
+        st.number_input("Learning rate", step=None, format="%.5f", key="train_lr", **KEEP)
+        _note(st, "train_lr", problems)
     if OPTIMIZERS[optimizer].note:
         st.caption(f"{OPTIMIZERS[optimizer].label}: {OPTIMIZERS[optimizer].note}")
     c1, c2, c3 = st.columns(3)
@@ -437,20 +436,22 @@ def render_evaluation(run: Run) -> None:
         return
     st.subheader(f"Run #{run.id} on the 10,000 test images")
     norm = st.toggle("Normalise rows (recall per class)", True, key="train_cm_norm")
-    c1, c2 = st.columns([3, 2], gap="large")
-    c1.plotly_chart(
+    st.plotly_chart(
         charts.confusion_matrix_figure(ev["cm"], CLASS_NAMES, normalize=norm),
         width="stretch",
         key="train_cm_chart",
     )
-    c2.dataframe(
+    st.markdown(
+        "**Per class** (precision: of the images called this class, the share that were; recall: of "
+        "this class's images, the share found)"
+    )
+    st.dataframe(
         ev["report"],
         hide_index=True,
         width="stretch",
         column_config={
-            "class": st.column_config.TextColumn(width="small"),
-            "precision": st.column_config.NumberColumn(format="%.3f", width="small"),
-            "recall": st.column_config.NumberColumn(format="%.3f", width="small"),
+            "precision": st.column_config.NumberColumn(format="%.3f"),
+            "recall": st.column_config.NumberColumn(format="%.3f"),
             "f1": st.column_config.ProgressColumn("F1", min_value=0.0, max_value=1.0, format="%.3f"),
         },
     )

@@ -166,12 +166,12 @@ def test_training_curves_traces_and_x_values():
     fig = charts.training_curves(_run_points(), metric="accuracy")
     _roundtrip(fig)
     assert len(fig.data) == 3
-    batch = _by_name(fig, "train (running mean within epoch)")
+    batch = _by_name(fig, "train, running mean")
     assert "running mean" in batch.name
     # Batch points by progress, with a gap between epochs (the running mean restarts).
     assert list(batch.x) == [0.5, 1.0, None, 1.5, 2.0]
     assert batch.y[0] == pytest.approx(0.605)
-    train = _by_name(fig, "train (epoch)")
+    train = _by_name(fig, "train, epoch end")
     val = _by_name(fig, "validation")
     assert list(train.x) == [1.0, 2.0] and list(val.x) == [1.0, 2.0]
     np.testing.assert_allclose(train.y, [0.7, 0.8])
@@ -193,7 +193,7 @@ def test_training_curves_empty_and_batch_only():
     assert len(charts.training_curves(pd.DataFrame(columns=cols)).data) == 0
     batch_only = _run_points().query("kind == 'batch' and epoch == 1")
     fig = charts.training_curves(batch_only, metric="loss")
-    assert [t.name for t in fig.data] == ["train (running mean within epoch)"]
+    assert [t.name for t in fig.data] == ["train, running mean"]
     assert not fig.layout.annotations
     with pytest.raises(ValueError):
         charts.training_curves(batch_only, metric="val_accuracy")

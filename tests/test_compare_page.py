@@ -152,3 +152,29 @@ def test_regularization_study_shows_the_overfitting_chart(app_home):
     assert not at.exception
     assert len(at.get("plotly_chart")) == 4  # accuracy, loss, train-validation gap, bars
     assert any("Dropout 0.5 (lab)" in str(t) for t in at.dataframe[0].value["variant"])
+
+
+@pytest.mark.parametrize("seeds", [99999, 0, -3])
+def test_out_of_range_seeds_are_refused_not_replaced(app_home, seeds):
+    at = open_compare()
+    at.number_input(key="compare_seeds").set_value(seeds).run()
+    assert not at.exception, at.exception
+    assert any("Seeds: a whole number from 1 to 10" in m.value for m in at.markdown)
+    assert at.button(key="compare_start").disabled
+    assert "Runs" not in {m.label for m in at.metric}  # no count for a study that cannot run
+    at.number_input(key="compare_seeds").set_value(2).run()
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Runs"] == "10"  # 5 optimizers x 2 seeds: the count follows the field
+    assert not at.button(key="compare_start").disabled
+
+
+def test_out_of_range_epochs_and_subsets_are_refused(app_home):
+    at = open_compare()
+    at.number_input(key="compare_epochs").set_value(0).run()
+    assert any("Epochs: a whole number from 1 to 100" in m.value for m in at.markdown)
+    assert at.button(key="compare_start").disabled
+    at.number_input(key="compare_epochs").set_value(2).run()
+    at.toggle(key="compare_quick").set_value(True).run()
+    at.number_input(key="compare_train_subset").set_value(10**7).run()
+    assert any("Training images: a whole number from 100 to 48,000" in m.value for m in at.markdown)
+    assert at.button(key="compare_start").disabled
