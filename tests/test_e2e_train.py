@@ -35,7 +35,7 @@ def set_number(page, label: str, value: int) -> None:
 def test_short_run_streams_survives_page_switch_and_finishes(streamlit_server, page, browser):
     page.goto(f"{streamlit_server.url}/train")
     wait_for_app(page)
-    set_number(page, "Training images (subset)", 2000)
+    set_number(page, "Training images", 2000)
     set_number(page, "Epochs", 2)
     store = RunStore(streamlit_server.home)  # other e2e tests share this server's store
     before = {r.id for r in store.runs()}
