@@ -147,6 +147,8 @@ def test_train_with_augmentation_runs_and_is_reproducible(tiny_data_dir):
     points: list[dict] = []
     a = train(config, data, on_metrics=points.append)
     b = train(config, data)
+    plain = train(config.with_(augment=None), data, evaluate_test=False)
+    assert plain.history["loss"] != a.history["loss"]  # the augmented pipeline really fed fit
     assert a.epochs_done == 1 and np.isfinite(a.history["loss"][0])
     assert a.history["loss"] == b.history["loss"]  # same seed, same augmented batches
     assert any(p["kind"] == "epoch" for p in points)
