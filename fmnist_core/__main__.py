@@ -49,8 +49,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     data = load_fashion_mnist(args.data_dir)
     store = RunStore()
-    run_id = store.create_run(config, label=f"cli {args.preset}/{args.optimizer}", status="running")
-    store.mark_running(run_id, os.getpid())
+    # running, with our pid, in one transaction: a page's reconcile never sees it without a worker
+    run_id = store.create_run(
+        config, label=f"cli {args.preset}/{args.optimizer}", status="running", worker_pid=os.getpid()
+    )
     print(
         f"run {run_id}: {args.preset}, {args.optimizer} (lr {config.effective_lr:g}), {args.epochs} epochs, "
         f"batch {args.batch_size}, seed {args.seed}; data from {data.source}; store {store.home}",
@@ -82,6 +84,58 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 1
 
 
+def cmd_resume(args: argparse.Namespace) -> int:
+    """Resume an interrupted run in this process, under its id, from its last checkpoint."""
+    from fmnist_core.data import load_fashion_mnist
+    from fmnist_core.jobs import execute_run, resume_run
+    from fmnist_core.store import RunStore
+    from fmnist_core.training import TrainConfig
+
+    store = RunStore()
+    ok, message = resume_run(args.run_id, store=store)  # reconciles first: a dead "running" run counts
+    print(message, flush=True)
+    if not ok:
+        return 1
+    if not store.mark_running(args.run_id, os.getpid()):
+        print("another worker took the run first; it resumes there", file=sys.stderr)
+        return 0
+    run = store.get_run(args.run_id)
+    config = TrainConfig.from_dict(run.config)
+    try:
+        status = execute_run(
+            store, run.id, config, lambda: load_fashion_mnist(args.data_dir), on_point=_show_epoch(config)
+        )
+    except KeyboardInterrupt:
+        store.finish_run(run.id, status="interrupted", error="interrupted from the keyboard")
+        print("interrupted", file=sys.stderr)
+        return 130
+    return _report(store, run.id, status)
+
+
+def _show_epoch(config):
+    def show(p: dict) -> None:
+        if p["kind"] == "epoch":
+            print(
+                f"epoch {p['epoch']:>3}/{config.epochs}  loss {p['loss']:.4f}  acc {p['accuracy']:.4f}  "
+                f"val_loss {p['val_loss']:.4f}  val_acc {p['val_accuracy']:.4f}",
+                flush=True,
+            )
+
+    return show
+
+
+def _report(store, run_id: int, status: str) -> int:
+    run = store.get_run(run_id)
+    if status in ("finished", "stopped") and run.test_accuracy is not None:
+        print(
+            f"{status}: test accuracy {run.test_accuracy:.4f}  test loss {run.test_loss:.4f}  "
+            f"({run.seconds:.1f} s training)  model {run.model_path}"
+        )
+        return 0
+    print(f"{status}: {run.error if run else 'run deleted'}", file=sys.stderr)
+    return 1
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     from fmnist_core.compare import run_study_cli
 
@@ -102,6 +156,10 @@ def main(argv: list[str] | None = None) -> int:
         help="on-the-fly training augmentation: flips, or sketch-like silhouettes/outlines (default none)",
     )
     t.set_defaults(func=cmd_train)
+    r = sub.add_parser("resume", help="resume an interrupted run from its last completed epoch")
+    r.add_argument("run_id", type=int)
+    r.add_argument("--data-dir", default=None, help="folder with the four IDX files")
+    r.set_defaults(func=cmd_resume)
     c = sub.add_parser("compare", help="compare optimizers (or regularization variants) over several seeds")
     _add_common(c)
     c.add_argument("--optimizers", default="sgd,momentum,adagrad,adam,rmsprop")

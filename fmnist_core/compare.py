@@ -296,7 +296,14 @@ def schedule_study(
             run_id = own[(p.variant, p.seed)]
         elif p.source == "new":
             label = f"{name or describe(spec)}: {variant_label(spec.kind, p.variant)}, seed {p.seed}"
-            run_id = runner.submit(p.config, label=label, study_id=study_id, variant=p.variant)
+            # create-once: a second study scheduling the same config at the same moment shares the run
+            submit_once = getattr(runner, "submit_once", None)
+            if submit_once is not None:
+                run_id, created = submit_once(p.config, label=label, study_id=study_id, variant=p.variant)
+                if not created:
+                    p = replace(p, source="already_running")
+            else:
+                run_id = runner.submit(p.config, label=label, study_id=study_id, variant=p.variant)
         else:
             run_id = p.run_id
         members.append(_member(p, run_id))

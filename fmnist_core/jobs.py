@@ -20,8 +20,9 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
+from fmnist_core import settings
 from fmnist_core.settings import studio_home
-from fmnist_core.store import RunStore, pid_alive
+from fmnist_core.store import ACTIVE, RunLost, RunStore, pid_alive
 from fmnist_core.training import TrainConfig, TrainingDiverged
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,57 @@ class WorkerGone(BaseException):
     """Raised inside training when the worker must end (parent died or SIGTERM)."""
 
 
+HEARTBEAT_SECONDS = 2.0
+
+
+class Heartbeat:
+    """A thread that refreshes a run's heartbeat for the whole life of the run (data load, fit,
+    validation, test prediction, save), so that `reconcile` never takes a live run for a dead one.
+    `lost` is set when the run is no longer this worker's (reconciled or deleted meanwhile)."""
+
+    def __init__(self, store: RunStore, run_id: int, worker_pid: int, every: float = HEARTBEAT_SECONDS):
+        self.store, self.run_id, self.pid, self.every = store, run_id, worker_pid, every
+        self.lost = threading.Event()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{run_id}", daemon=True)
+
+    def _beat(self) -> None:
+        while not self._done.wait(self.every):
+            try:
+                if not self.store.heartbeat(self.run_id, self.pid) and not self._done.is_set():
+                    run = self.store.get_run(self.run_id)
+                    if run is None or run.worker_pid != self.pid or run.status in ("queued", "interrupted"):
+                        self.lost.set()
+            except Exception:  # a busy or full disk must not kill the beat; the next one retries
+                log.exception("heartbeat of run %s failed", self.run_id)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._done.set()
+        self._thread.join(5)
+
+
+def _save_failed_message(store: RunStore, exc: BaseException) -> str:
+    return (
+        f"could not save the results ({type(exc).__name__}: {exc}). Free some disk space, or make "
+        f"{store.home} writable (setting FMNIST_HOME), then train again"
+    )
+
+
+def _store_results(store: RunStore, run_id: int, model, config: TrainConfig, data) -> dict:
+    """Test-evaluate and save the model and test probabilities; returns the run fields to record."""
+    from fmnist_core.training import evaluate_on_test
+
+    test_loss, test_acc, probs = evaluate_on_test(model, config, data)
+    model_path = store.save_model(run_id, model)
+    store.save_test_probs(run_id, probs)
+    store.prune_checkpoints(run_id, keep=None)  # the final model supersedes them
+    return {"test_loss": test_loss, "test_accuracy": test_acc, "model_path": str(model_path)}
+
+
 def execute_run(
     store: RunStore,
     run_id: int,
@@ -49,56 +101,150 @@ def execute_run(
     *,
     must_quit: Callable[[], bool] = lambda: False,
     on_point: Callable[[dict], None] | None = None,
+    worker_pid: int | None = None,
 ) -> str:
-    """Train one recorded run, streaming into the store; returns its final status.
+    """Train one recorded, running run, streaming into the store; returns its final status.
 
-    Shared by the worker process and the CLI, so both record runs the same way.
+    Shared by the worker process and the CLI, so both record runs the same way. `data` is the
+    dataset or a function that loads it (then the load is covered by the heartbeat too). A run that
+    has a checkpoint (an interrupted run put back in the queue) resumes from it under its own id.
+    Every failure ends the run as failed with a message; only WorkerGone propagates.
     """
+    pid = worker_pid or os.getpid()
+    with Heartbeat(store, run_id, pid) as beat:
+        try:
+            return _execute(store, run_id, config, data, beat, pid, must_quit=must_quit, on_point=on_point)
+        except RunLost as exc:
+            log.warning("abandoning run %s: %s", run_id, exc)
+            return "lost"
+
+
+def _execute(store, run_id, config, data, beat, pid, *, must_quit, on_point) -> str:
+    from fmnist_core.store.env import env_key
     from fmnist_core.training import train
 
-    last_beat = [0.0]
+    try:
+        if callable(data):
+            data = data()
+        store.set_fields(run_id, env_key=env_key())
+    except Exception as exc:
+        store.finish_run(run_id, status="failed", worker_pid=pid, error=f"could not load the dataset: {exc}")
+        return "failed"
+    epochs_kept, checkpoint = store.recorded_checkpoint(run_id)
+    store.drop_points_after(run_id, epochs_kept)  # a resume retrains the epochs after the checkpoint
+    store.prune_checkpoints(run_id, keep=epochs_kept or None)
+    limit = settings.run_time_limit()
+    t0 = time.monotonic()
+    timed_out = threading.Event()
 
     def on_metrics(point: dict) -> None:
-        store.add_point(run_id, point)  # also refreshes the heartbeat
+        store.add_point(run_id, point, worker_pid=pid)  # also refreshes the heartbeat
         if on_point:
             on_point(point)
 
     def should_stop() -> bool:
         if must_quit():
             raise WorkerGone("worker asked to quit")
-        now = time.monotonic()
-        if now - last_beat[0] > 5:
-            last_beat[0] = now
-            store.heartbeat(run_id)
+        if beat.lost.is_set():
+            raise RunLost(f"run {run_id} was taken from worker {pid}")
+        if limit and time.monotonic() - t0 > limit:
+            timed_out.set()
+            return True
         return store.stop_requested(run_id)
 
+    def on_epoch_done(model, epochs_done: int) -> None:
+        if epochs_done < config.epochs:  # the last epoch's model is saved as the result anyway
+            store.save_checkpoint(run_id, model, epochs_done)
+
     try:
-        result = train(config, data, on_metrics=on_metrics, should_stop=should_stop)
+        result = train(
+            config,
+            data,
+            on_metrics=on_metrics,
+            should_stop=should_stop,
+            evaluate_test=False,
+            on_epoch_done=on_epoch_done,
+            resume_from=checkpoint,
+            initial_epoch=epochs_kept,
+        )
     except TrainingDiverged as exc:
-        store.finish_run(run_id, status="failed", error=str(exc))
+        store.finish_run(run_id, status="failed", worker_pid=pid, error=str(exc))
         return "failed"
     except WorkerGone:
-        store.finish_run(run_id, status="interrupted", error="the app stopped while this run was training")
+        store.finish_run(
+            run_id, status="interrupted", worker_pid=pid, error="the app stopped while this run was training"
+        )
         raise
-    except Exception as exc:  # a failed run must say why, not vanish
-        (store.run_dir(run_id) / "error.log").write_text(traceback.format_exc())
-        store.finish_run(run_id, status="failed", error=f"{type(exc).__name__}: {exc}")
+    except RunLost:
+        raise
+    except OSError as exc:  # a checkpoint that could not be written: full disk, read-only home
+        store.finish_run(run_id, status="failed", worker_pid=pid, error=_save_failed_message(store, exc))
         return "failed"
-    model_path = store.save_model(run_id, result.model)
-    if result.test_probs is not None:
-        store.save_test_probs(run_id, result.test_probs)
-    status = "stopped" if result.stopped else "finished"
-    store.finish_run(
-        run_id,
-        status=status,
-        test_loss=result.test_loss,
-        test_accuracy=result.test_accuracy,
-        seconds=result.seconds,
-        epochs_done=result.epochs_done,
-        model_path=str(model_path),
-        params=int(result.model.count_params()),
-    )
-    return status
+    except Exception as exc:  # a failed run must say why, not vanish
+        _log_error(store, run_id)
+        store.finish_run(run_id, status="failed", worker_pid=pid, error=f"{type(exc).__name__}: {exc}")
+        return "failed"
+    summary = {
+        "seconds": result.seconds,
+        "epochs_done": result.epochs_done,
+        "params": int(result.model.count_params()),
+    }
+    if result.stopped:
+        # Say "stopped" at once; the model and the test evaluation follow (finalizing = 1 meanwhile).
+        error = (
+            f"stopped at the time limit of {limit:g} s (setting FMNIST_RUN_TIME_LIMIT)"
+            if timed_out.is_set()
+            else None
+        )
+        if not store.finish_run(
+            run_id, status="stopped", worker_pid=pid, error=error, finalizing=1, **summary
+        ):
+            return "lost"
+    try:
+        fields = _store_results(store, run_id, result.model, config, data)
+    except Exception as exc:
+        _log_error(store, run_id)
+        expect = ("stopped",) if result.stopped else ACTIVE
+        store.finish_run(
+            run_id,
+            status="failed",
+            worker_pid=pid,
+            expect=expect,
+            error=_save_failed_message(store, exc),
+            finalizing=0,
+        )
+        return "failed"
+    if result.stopped:
+        store.set_fields(run_id, finalizing=0, **fields)
+        return "stopped"
+    if not store.finish_run(run_id, status="finished", worker_pid=pid, **summary, **fields):
+        return "lost"
+    return "finished"
+
+
+def _log_error(store: RunStore, run_id: int) -> None:
+    log.error("run %s failed:\n%s", run_id, traceback.format_exc())
+    try:
+        (store.run_dir(run_id) / "error.log").write_text(traceback.format_exc())
+    except OSError:
+        pass  # the disk that failed the run may refuse the log too; the server log has it
+
+
+def limit_cpu_share(*, nice: int | None = None, threads: int | None = None) -> None:
+    """Leave the app's server room: lower this process's CPU priority, and size TensorFlow's thread
+    pools (call before TensorFlow runs its first op). Measured numbers: see the README."""
+    nice = settings.worker_nice() if nice is None else nice
+    threads = settings.worker_threads() if threads is None else threads
+    if nice:
+        try:
+            os.nice(nice)
+        except OSError:
+            log.warning("could not lower the worker's priority")
+    if threads:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
 
 
 def worker_main(home: str, parent_pid: int, poll: float = POLL_SECONDS) -> None:
@@ -117,29 +263,55 @@ def worker_main(home: str, parent_pid: int, poll: float = POLL_SECONDS) -> None:
         return quitting.is_set() or os.getppid() != parent_pid or not pid_alive(parent_pid)
 
     store = RunStore(home)
+    limit_cpu_share()
     import keras  # noqa: F401  (import TensorFlow once, before the first job)
 
-    data = None
+    cache: dict = {}
+
+    def load():
+        if "data" not in cache:
+            from fmnist_core.data import load_fashion_mnist
+
+            cache["data"] = load_fashion_mnist()
+        return cache["data"]
+
     try:
         while not parent_gone():
             run = store.claim_next(os.getpid())
             if run is None:
                 time.sleep(poll)  # idle: the store is the queue; nothing to block on across processes
                 continue
-            config = TrainConfig.from_dict(run.config)
-            if data is None:
-                try:
-                    from fmnist_core.data import load_fashion_mnist
-
-                    data = load_fashion_mnist()
-                except Exception as exc:
-                    store.finish_run(run.id, status="failed", error=f"could not load the dataset: {exc}")
-                    continue
-            execute_run(store, run.id, config, data, must_quit=parent_gone)
+            try:
+                config = TrainConfig.from_dict(run.config)
+            except (TypeError, ValueError) as exc:
+                store.finish_run(
+                    run.id, status="failed", worker_pid=os.getpid(), error=f"bad configuration: {exc}"
+                )
+                continue
+            execute_run(store, run.id, config, load, must_quit=parent_gone)
     except WorkerGone:
         pass
     finally:
         store.close()
+
+
+def resume_run(run_id: int, *, store: RunStore | None = None) -> tuple[bool, str]:
+    """Put an interrupted run back in the queue under its id; a worker resumes it from its last
+    checkpoint (its points stay, the partial epoch is retrained). Reconciles first, so a run still
+    marked running whose process is dead counts as interrupted. Returns (queued, a sentence)."""
+    store = store or RunStore()
+    store.reconcile()
+    run = store.get_run(run_id)
+    if run is None:
+        return False, f"Run #{int(run_id)} does not exist."
+    if run.status != "interrupted":
+        return False, f"Run #{run.id} is {run.status}: only an interrupted run can be resumed."
+    if not store.requeue_for_resume(run.id):
+        return False, f"Run #{run.id} changed meanwhile; look again."
+    store.set_fields(run.id, resumes=run.resumes + 1)
+    epochs, _ = store.recorded_checkpoint(run.id)
+    where = f"after epoch {epochs}" if epochs else "from the start (no epoch had finished)"
+    return True, f"Run #{run.id} is queued to resume {where}."
 
 
 class JobRunner:
@@ -149,23 +321,21 @@ class JobRunner:
         self, home: str | os.PathLike | None = None, *, workers: int | None = None, start: bool = False
     ):
         self.home = Path(home) if home is not None else studio_home()
-        self._local = (
-            threading.local()
-        )  # one SQLite connection per thread (Streamlit runs sessions in threads)
+        self._store = RunStore(self.home)  # shared by every thread: each call borrows a pooled connection
         self.n_workers = workers or default_workers()
         self._procs: list[subprocess.Popen] = []
         self._lock = threading.Lock()
         self.store.reconcile()
         self.store.forget_missing_models()
+        if settings.auto_resume():
+            for run in self.store.runs(status="interrupted", limit=1000):
+                resume_run(run.id, store=self.store)
         if start:  # start now: the worker imports TensorFlow (~5-10 s) before the user clicks Start
             self.ensure_workers()
 
     @property
     def store(self) -> RunStore:
-        store = getattr(self._local, "store", None)
-        if store is None:
-            store = self._local.store = RunStore(self.home)
-        return store
+        return self._store
 
     def ensure_workers(self) -> int:
         """Start workers up to the configured count; returns how many are alive."""
@@ -205,14 +375,28 @@ class JobRunner:
         self.ensure_workers()
         return run_id
 
-    def submit_once(self, config: TrainConfig, *, label: str = "") -> tuple[int, bool]:
+    def submit_once(
+        self,
+        config: TrainConfig,
+        *,
+        label: str = "",
+        study_id: str | None = None,
+        variant: str | None = None,
+    ) -> tuple[int, bool]:
         """Queue a run unless an identical one is queued or running (atomic); returns (run id, created)."""
-        run_id, created = self.store.create_run_once(config, label=label)
+        run_id, created = self.store.create_run_once(config, label=label, study_id=study_id, variant=variant)
         self.ensure_workers()
         return run_id, created
 
     def stop(self, run_id: int) -> str | None:
         return self.store.request_stop(run_id)
+
+    def resume(self, run_id: int) -> tuple[bool, str]:
+        """Resume an interrupted run under its id (see `resume_run`); returns (queued, a sentence)."""
+        ok, message = resume_run(run_id, store=self.store)
+        if ok:
+            self.ensure_workers()
+        return ok, message
 
     def reconcile(self) -> list[int]:
         """Mark runs whose worker died as interrupted (cheap; pages call it when polling)."""

@@ -17,3 +17,39 @@ def studio_home() -> Path:
         home = Path(base) / "fmnist-studio"
     home.mkdir(parents=True, exist_ok=True)
     return home
+
+
+def _env_number(name: str, default: float, *, lo: float, hi: float) -> float:
+    try:
+        value = float(os.environ.get(name, default))
+    except ValueError:
+        return default
+    return min(hi, max(lo, value)) if value == value else default  # NaN: the default
+
+
+def max_queued_runs() -> int:
+    """$FMNIST_MAX_QUEUED: how many runs may wait in the queue at once (default 200)."""
+    return int(_env_number("FMNIST_MAX_QUEUED", 200, lo=1, hi=1_000_000))
+
+
+def run_time_limit() -> float:
+    """$FMNIST_RUN_TIME_LIMIT: wall-clock seconds a run may train before it is stopped (default 6 h;
+    0 means no limit)."""
+    return _env_number("FMNIST_RUN_TIME_LIMIT", 6 * 3600, lo=0, hi=30 * 24 * 3600)
+
+
+def auto_resume() -> bool:
+    """$FMNIST_AUTO_RESUME=1: the app resumes interrupted runs when it starts (default off)."""
+    return os.environ.get("FMNIST_AUTO_RESUME", "0").strip().lower() in ("1", "true", "yes", "on")
+
+
+def worker_nice() -> int:
+    """$FMNIST_WORKER_NICE: how much lower the training worker's CPU priority is (default 10)."""
+    return int(_env_number("FMNIST_WORKER_NICE", 10, lo=0, hi=19))
+
+
+def worker_threads() -> int:
+    """$FMNIST_WORKER_THREADS: TensorFlow threads per worker; 0 = TensorFlow's default (every core).
+    Default: all cores but one, so the app's server keeps a core while a model trains."""
+    default = max(1, (os.cpu_count() or 2) - 1)
+    return int(_env_number("FMNIST_WORKER_THREADS", default, lo=0, hi=256))
