@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from fmnist_core.augment import AUGMENTS
 from fmnist_core.models import ACTIVATIONS, OPTIMIZERS, PRESET_INFO, PRESETS, ModelSpec
 from fmnist_core.progress import n_train_images
 from fmnist_core.training import LIMITS, TrainConfig
@@ -19,6 +20,8 @@ from fmnist_core.training import LIMITS, TrainConfig
 SQLITE_MAX_INT = 2**63 - 1
 BATCH_SIZES = (16, 32, 64, 128, 256, 512, 1024)
 CUSTOM = "custom"
+NO_AUGMENT = "none"
+AUGMENT_OPTIONS = (NO_AUGMENT, *AUGMENTS)
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,7 @@ def form_state(config: TrainConfig) -> dict[str, Any]:
         "train_seed": config.seed,
         "train_val_fraction": config.val_fraction,
         "train_subset": config.train_subset or n_train_images({"val_fraction": config.val_fraction}),
+        "train_augment": getattr(config, "augment", None) or NO_AUGMENT,
     }
     if preset == CUSTOM:
         state.update(
@@ -145,7 +149,7 @@ def config_from_state(state: Mapping[str, Any]) -> TrainConfig:
     n_split = n_train_images({"val_fraction": val_fraction})
     subset = int(state.get("train_subset", n_split))
     extra = {}
-    if state.get("train_augment"):  # the sketch-robust training option, when the engine knows it
+    if state.get("train_augment", NO_AUGMENT) != NO_AUGMENT:
         extra["augment"] = state["train_augment"]
     return TrainConfig(
         model=spec,
@@ -171,6 +175,7 @@ URL_KEYS = (
     "train_seed",
     "train_val_fraction",
     "train_subset",
+    "train_augment",
 )
 
 
@@ -218,6 +223,11 @@ def query_to_state(params: Mapping[str, str]) -> tuple[dict[str, Any], list[str]
                 ignored.append(key)
             else:
                 state[key] = name
+        elif key == "train_augment":
+            if raw in AUGMENT_OPTIONS:
+                state[key] = raw
+            else:
+                ignored.append(key)
         elif key == "train_batch":
             value = _int(raw)
             if value in BATCH_SIZES:
@@ -238,7 +248,17 @@ def query_to_state(params: Mapping[str, str]) -> tuple[dict[str, Any], list[str]
                 ignored.append(key)
             else:
                 state[key] = value
+    if "train_val_fraction" in state and "train_subset" not in state:  # no subset in the link: all images
+        state["train_subset"] = n_train_images({"val_fraction": _float(state["train_val_fraction"], 0.2)})
     return state, ignored
+
+
+def follow_split(state: Mapping[str, Any], old_val_fraction: float) -> int:
+    """The subset after the validation share changed: "all images" stays all; a smaller subset stays."""
+    old_all = n_train_images({"val_fraction": old_val_fraction})
+    new_all = n_train_images({"val_fraction": _float(state.get("train_val_fraction"), 0.2)})
+    subset = state.get("train_subset", old_all)
+    return new_all if subset is None or _float(subset, old_all) >= old_all else min(int(subset), new_all)
 
 
 def parse_run_id(raw: Any) -> int | None:
@@ -246,7 +266,7 @@ def parse_run_id(raw: Any) -> int | None:
     if raw is None:
         return None
     text = str(raw).strip()
-    if not text.isdigit() or len(text) > 19:  # isdigit: no sign, no spaces, no decimal point
+    if not (text.isascii() and text.isdigit()) or len(text) > 19:  # no sign, space, point or other digits
         return None
     value = int(text)
     return value if 1 <= value <= SQLITE_MAX_INT else None

@@ -19,6 +19,7 @@ import pandas as pd
 import streamlit as st
 
 from fmnist_core import charts, evaluate, forms
+from fmnist_core.augment import AUGMENTS
 from fmnist_core.data import CLASS_NAMES
 from fmnist_core.history import history_table
 from fmnist_core.models import ACTIVATIONS, OPTIMIZERS, PRESET_INFO, PRESETS, describe, param_count
@@ -115,6 +116,12 @@ def _preset_changed() -> None:
         st.session_state["train_batch"] = info["batch_size"]
 
 
+def _split_changed() -> None:
+    # "All images" of the old split becomes all images of the new one; a chosen subset is kept.
+    old = st.session_state.get("train_val_fraction_seen", 0.2)
+    st.session_state["train_subset"] = forms.follow_split(st.session_state, old)
+
+
 def _note(col, key: str, problems: dict[str, str]) -> None:
     """The valid range under a field whose value cannot train."""
     if key in problems:
@@ -206,8 +213,10 @@ def config_ui():
         step=0.05,
         key="train_val_fraction",
         help="Of the 60,000 training images, split with the lab's fixed seed 42.",
+        on_change=_split_changed,
         **KEEP,
     )
+    st.session_state["train_val_fraction_seen"] = st.session_state["train_val_fraction"]
     n_split = n_train_images({"val_fraction": st.session_state["train_val_fraction"]})
     c2.number_input(
         "Training images",
@@ -218,6 +227,18 @@ def config_ui():
         **KEEP,
     )
     _note(c2, "train_subset", problems)
+    st.selectbox(
+        "Augmentation",
+        forms.AUGMENT_OPTIONS,
+        key="train_augment",
+        format_func=lambda a: (
+            "None (the images as they are)" if a == forms.NO_AUGMENT else AUGMENTS[a].capitalize()
+        ),
+        help="Applied on the fly to each training batch, seeded. “Sketch-like” teaches the model what drawings "
+        "on the Sketch page look like (mirrored items, filled silhouettes, outlines); it costs a little test "
+        "accuracy on the photos.",
+        **KEEP,
+    )
     try:
         return forms.config_from_state(st.session_state), None
     except ValueError as exc:

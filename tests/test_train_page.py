@@ -173,3 +173,20 @@ def test_a_label_with_html_is_shown_as_text(fmnist_home):
     at = open_train(run=str(rid))
     shown = " ".join(c.value for c in at.caption)
     assert "&lt;img" in shown and "\\*\\*bold" in shown and "\\[a\\]" in shown
+
+
+def test_augmentation_is_a_form_field_that_trains_and_round_trips(fmnist_home):
+    at = open_train(train_augment="sketch", train_epochs="1", train_subset="1000")
+    assert at.selectbox(key="train_augment").value == "sketch"
+    store = RunStore(fmnist_home)
+    rid = store.create_run(TrainConfig(epochs=1, augment="flip"))
+    at = open_train(run=str(rid))
+    assert at.selectbox(key="train_augment").value == "flip"
+    assert any("augment: flip" in c.value for c in at.caption)
+
+
+def test_moving_the_validation_share_keeps_all_images_valid(fmnist_home):
+    at = open_train()
+    at.slider(key="train_val_fraction").set_value(0.3).run()
+    assert at.number_input(key="train_subset").value == 42000
+    assert not start_button(at).disabled
