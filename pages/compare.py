@@ -85,7 +85,7 @@ def _field_problems(state) -> dict[str, str]:
 def setup_ui() -> tuple[compare.StudySpec | None, str]:
     """The study form; returns (spec, name), spec None (with the reason shown) when it cannot run."""
     keep = {"persist_state": "session"}  # the form survives viewing a past study and page switches
-    top = st.columns([2, 2, 2])
+    top = st.columns([2, 3, 2])
     kind = top[0].radio(
         "Compare",
         list(KINDS),

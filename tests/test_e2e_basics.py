@@ -20,6 +20,10 @@ pytestmark = pytest.mark.e2e
 CLIPPED_TEXT = """() => {
   const out = [];
   for (const el of document.querySelectorAll('[data-testid=stMain] *, [data-testid=stSidebar] *')) {
+    if (el.tagName === 'INPUT') {  // a selectbox or text box whose value does not fit
+      if (el.value && el.clientWidth && el.scrollWidth > el.clientWidth + 1) out.push(el.value.slice(0, 60));
+      continue;
+    }
     if (!el.clientWidth || !el.textContent.trim()) continue;
     const cs = getComputedStyle(el);
     const hides = cs.overflowX === 'hidden' || cs.overflow.includes('hidden') || cs.textOverflow === 'ellipsis';
