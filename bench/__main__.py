@@ -12,6 +12,9 @@ import bench
 
 def main(argv: list[str]) -> int:
     names = sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if m.name.startswith("bench_"))
+    # Everything from the first option on goes to the benchmark: `python -m bench sketch_set --run 3`.
+    first_option = next((i for i, a in enumerate(argv) if a.startswith("-")), len(argv))
+    argv, options = argv[:first_option], argv[first_option:]
     wanted = [n if n.startswith("bench_") else f"bench_{n}" for n in argv] or names
     for name in wanted:
         if name not in names:
@@ -19,7 +22,8 @@ def main(argv: list[str]) -> int:
             return 2
         print(f"\n=== {name} ===", flush=True)
         t0 = time.perf_counter()
-        importlib.import_module(f"bench.{name}").main()
+        module = importlib.import_module(f"bench.{name}")
+        module.main(options) if options else module.main()
         print(f"--- {name}: {time.perf_counter() - t0:.1f} s", flush=True)
     return 0
 

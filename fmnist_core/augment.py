@@ -159,15 +159,20 @@ def outline(tf, x, seed, params: SketchParams):
     thr = _uniform(tf, [b, 1, 1, 1], seed, 10, *params.threshold)
     big = tf.image.resize(x, [2 * SIDE, 2 * SIDE], method="bilinear")
     mask = tf.cast(big > thr, tf.float32)
-    # Stroke width w (28-px units) = w * 2 px at 2x: erosions by 1..6 px, one chosen per image.
-    widths = np.arange(1, 7)
-    rings = tf.stack(
-        [mask + tf.nn.max_pool2d(-mask, ksize=2 * int(k) + 1, strides=1, padding="SAME") for k in widths],
-        axis=0,
-    )  # (6, B, 56, 56, 1): mask - erosion(mask, radius k)
+    # Stroke width w (28-px units) = w * 2 px at 2x: erosions by 1..6 px, one chosen per image. A 3x3
+    # erosion applied k times is the radius-k square erosion. The batch goes in the channel axis:
+    # CPU pooling is vectorised over channels (one channel of 128 images is ~6x slower).
+    widths = 6
+    m = tf.transpose(mask, [3, 1, 2, 0])  # (1, 56, 56, B)
+    rings, eroded = [], m
+    for _ in range(widths):
+        eroded = -tf.nn.max_pool2d(-eroded, ksize=3, strides=1, padding="SAME")
+        rings.append(m - eroded)
+    rings = tf.transpose(tf.concat(rings, axis=0), [3, 1, 2, 0])  # (B, 56, 56, 6): ring of radius k+1
     w = _uniform(tf, [b], seed, 11, *params.stroke) * 2.0
-    pick = tf.clip_by_value(tf.cast(tf.round(w), tf.int32) - 1, 0, len(widths) - 1)
-    ring = tf.gather(tf.transpose(rings, [1, 0, 2, 3, 4]), pick, batch_dims=1)  # (B, 56, 56, 1)
+    pick = tf.clip_by_value(tf.cast(tf.round(w), tf.int32) - 1, 0, widths - 1)
+    onehot = tf.reshape(tf.one_hot(pick, widths), [-1, 1, 1, widths])
+    ring = tf.reduce_sum(rings * onehot, axis=3, keepdims=True)  # (B, 56, 56, 1)
     small = tf.nn.avg_pool2d(ring, ksize=2, strides=2, padding="VALID")
     return _peak_normalise(tf, small)
 

@@ -338,7 +338,7 @@ def _fit_inputs(config: TrainConfig, prepared: PreparedData, *, initial_epoch: i
         batch_size=config.batch_size,
         seed=config.seed + 7919 * initial_epoch,  # a resumed run draws fresh batches, as train() reseeds
     )
-    return {"x": ds}
+    return {"x": ds, "shuffle": False}  # the pipeline shuffles, seeded
 
 
 def train(
@@ -398,7 +398,7 @@ def train(
     history = cb.history
     if cb.diverged:
         raise TrainingDiverged("loss became NaN (training diverged: try a lower learning rate)")
-    epochs_done = initial_epoch + cb.epochs_done
+    epochs_done = max(initial_epoch, cb.epochs_done)  # Keras numbers epochs from 0, not from initial_epoch
     # a stop that lands after the last epoch's end point changes nothing: the run is complete
     stopped = cb.stopped and epochs_done < config.epochs
     test_loss = test_acc = math.nan

@@ -70,7 +70,14 @@ def dataset_or_stop(*, sidebar_status: bool = False) -> FashionMNIST:
 @st.cache_resource(show_spinner=False)
 def _runner_for(home: str) -> JobRunner:
     # Start the worker now so TensorFlow is imported before the first click ($FMNIST_EAGER_WORKER=0: on demand).
-    return JobRunner(home, start=os.environ.get("FMNIST_EAGER_WORKER", "1") != "0")
+    runner = JobRunner(home, start=os.environ.get("FMNIST_EAGER_WORKER", "1") != "0")
+    # A fresh server with no sketch-robust model queues the Sketch page's default model by itself
+    # ($FMNIST_AUTO_SKETCH_MODEL=0: only on request). Once per server and home (this is cached).
+    if os.environ.get("FMNIST_AUTO_SKETCH_MODEL", "1") != "0":
+        from fmnist_core.sketch.default import ensure_default_sketch_model
+
+        ensure_default_sketch_model(runner.store)  # the eager worker (or the Sketch page) picks it up
+    return runner
 
 
 def get_runner() -> JobRunner:

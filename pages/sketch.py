@@ -1,9 +1,10 @@
 """Sketch & classify: draw a garment (or upload a picture) and see what a trained network makes of it.
 
-Reads like the screen: model picker (or a one-click default model), then input on the left and the
-answer on the right (winner, class probabilities, the 28x28 the model sees, what drove it), then the
-most similar real test images. Models come only from the run store (fmnist_core.models_io); uploads
-go through fmnist_core.sketch.load_upload and are cached by a SHA-256 of their bytes.
+Reads like the screen: model picker (the sketch-robust default model preselected; it trains by itself
+on a fresh server and the page switches to it when done), then input on the left and the answer on the
+right (an honest verdict, the top guesses, the 28x28 the model sees, what drove it on demand), then
+the most similar real test images. Models come only from the run store (fmnist_core.models_io);
+uploads go through fmnist_core.sketch.load_upload and are cached by a SHA-256 of their bytes.
 """
 
 from __future__ import annotations
@@ -19,15 +20,10 @@ from fmnist_core import charts, explore, models_io, sketch
 from fmnist_core.data import CLASS_NAMES, FashionMNIST
 from fmnist_core.models import PRESETS, ModelSpec
 from fmnist_core.progress import run_progress
+from fmnist_core.sketch.default import DEFAULT_LABEL, default_model_config, is_sketch_robust, preferred_model
 from fmnist_core.store import ACTIVE, Run
-from fmnist_core.training import TrainConfig
 from pages._shared import dataset_or_stop, get_runner, get_store
 
-# The one-click model: the lab's MLP on all 48,000 training images for 5 epochs. Measured on this
-# 2-core machine (shared): ~25 s of fit, ~40 s end to end, test accuracy 0.863. cnn_fast for 2 epochs
-# reached 0.887 but took ~280 s under the same load.
-DEFAULT_CONFIG = TrainConfig(model=PRESETS["lab_mlp"], epochs=5, batch_size=64)
-DEFAULT_LABEL = "lab_mlp · Adam · default for Sketch"
 CANVAS_PX = 336  # 12 canvas px per model px
 # Shapes are filled with ~0.7 of the stroke's white: the interior level of real Fashion-MNIST items.
 SHAPE_FILL = "#b3b3b3"
@@ -50,8 +46,8 @@ N_SIMILAR = 8
 THUMB_ZOOM = 4  # similar images shown at 112 px, upscaled without blur
 DRAW_PROMPT = "Draw a garment on the black canvas: a trouser, a shoe, a bag… The model answers as you draw."
 HINT = (
-    "**Draw like the data:** items are *filled* silhouettes, large and centred, and shoes face **left** "
-    "(toe on the left). Use thick strokes or the filled shapes, or tick *Fill closed outlines*."
+    "**Tip:** the data's items are *filled* silhouettes, large and centred, and its shoes face left; "
+    "the default model also knows outlines and mirrored items, and closed outlines are filled for you."
 )
 
 
@@ -95,22 +91,30 @@ def preset_name(run: Run) -> str:
 
 
 def model_label(run: Run) -> str:
-    acc = f"{run.test_accuracy:.1%} test accuracy" if run.test_accuracy is not None else "no test score"
+    acc = f"{run.test_accuracy:.1%} test" if run.test_accuracy is not None else "no test score"
     what = run.label or preset_name(run)
+    robust = " · sketch-robust" if is_sketch_robust(run) and "sketch" not in what.lower() else ""
     stopped = " · stopped early" if run.status == "stopped" else ""
-    return f"Run #{run.id} · {what} · {acc}{stopped}"
+    return f"Run #{run.id} · {what}{robust} · {acc}{stopped}"
 
 
 def model_ui(models: list[Run]) -> Run:
-    """The stored model to use; the best test accuracy comes first and is preselected."""
+    """The stored model to use. The sketch-robust default is preselected, and selected again when a
+    new one appears (the default model just finished); otherwise the user's choice stays."""
     by_id = {r.id: r for r in models}
+    preferred = preferred_model(models)
+    seen = st.session_state.get("sketch_seen_models")
+    if preferred is not None and (seen is None or preferred.id not in seen):
+        st.session_state["sketch_model"] = preferred.id
+    if st.session_state.get("sketch_model") not in by_id:
+        st.session_state["sketch_model"] = preferred.id if preferred else models[0].id
+    st.session_state["sketch_seen_models"] = list(by_id)
     rid = st.selectbox(
         "Model",
         list(by_id),
-        index=0,
         key="sketch_model",
         format_func=lambda i: model_label(by_id[i]),
-        help="Finished runs from the Train page, best test accuracy first.",
+        help="Every stored model from the Train page; the sketch-robust default is preselected.",
     )
     return by_id.get(rid, models[0])
 
@@ -126,7 +130,7 @@ def request_default_model() -> None:
 def start_default_model() -> None:
     """Queue the default model once; a run of it already queued or running is reused (atomically, so two
     sessions clicking at the same instant share one run)."""
-    run_id, _ = get_runner().submit_once(DEFAULT_CONFIG, label=DEFAULT_LABEL)
+    run_id, _ = get_runner().submit_once(default_model_config(), label=DEFAULT_LABEL)
     st.session_state["sketch_default_run"] = run_id
 
 
@@ -137,7 +141,7 @@ def default_model_progress(run_id: int) -> None:
     store = get_store()
     run = store.get_run(run_id)
     if run is None or run.status not in ACTIVE:
-        st.rerun()  # done (or gone): redraw the page, which now lists the model
+        st.rerun()  # done (or gone): redraw the page, which now lists and selects the model
     if run.status == "queued":
         pos = store.queue_position(run_id)
         st.progress(0.0, text=f"Run #{run_id} is queued (position {pos}); the worker is starting…")
@@ -147,35 +151,42 @@ def default_model_progress(run_id: int) -> None:
     st.progress(prog.fraction, text=f"Training run #{run_id} · {prog.text}")
 
 
-def no_model_ui(start_requested: bool) -> None:
-    """Offer (or show the progress of) the one-click default model."""
+def default_model_ui(start_requested: bool, have_models: bool) -> None:
+    """The default sketch model's progress while it trains (queued by itself on a fresh server), or a
+    button to train it when no model is stored and none is on its way."""
     if start_requested:
         start_default_model()
     store = get_store()
-    active = store.find_active(DEFAULT_CONFIG.key())
-    rid = active.id if active is not None else None
+    active = store.find_active(default_model_config().key())
+    if active is not None:
+        with st.container(border=True):
+            st.markdown(
+                f"**Training the sketch model (run #{active.id})**: a small CNN that learned from "
+                "silhouettes, outlines and mirrored items, about 2 minutes. You can draw meanwhile; "
+                "the page switches to it when it is done."
+            )
+            default_model_progress(active.id)
+        return
+    if have_models:
+        return
     with st.container(border=True):
-        if rid is not None:
-            st.markdown(f"**Training a default model (run #{rid})** — you can draw meanwhile.")
-            default_model_progress(rid)
-            return
         st.markdown(
-            "**No trained model yet.** Train a quick one here (the lab's MLP, 5 epochs on all 48,000 "
-            "training images: under a minute here), or a stronger one on the **Train** page."
+            "**No trained model yet.** Train the sketch model here (a small CNN that knows drawings: "
+            "about 2 minutes), or any model on the **Train** page."
         )
         last = st.session_state.get("sketch_default_run")
         failed = store.get_run(last) if last is not None else None
         if failed is not None and failed.status in ("failed", "interrupted"):
-            st.error(f"The default model's run #{failed.id} {failed.status}: {failed.error}")
+            st.warning(f"The last attempt (run #{failed.id}) {failed.status}. Try again.")
         others = store.runs(status=ACTIVE, limit=5)
         if others:
             st.info(
                 f"Run #{others[0].id} is {others[0].status} on the Train page; when it finishes its model "
-                "appears here. A default model would wait in the queue behind it."
+                "appears here. The sketch model would wait in the queue behind it."
             )
         nonce = st.session_state.setdefault("sketch_nonce", uuid.uuid4().hex)
         st.button(
-            "Train a default model",
+            "Train the sketch model",
             icon=":material/bolt:",
             type="primary",
             key=f"sketch_train_default_{nonce}",
@@ -186,54 +197,63 @@ def no_model_ui(start_requested: bool) -> None:
 # -------------------------------------------------------------------------------------------- input
 
 
-def canvas_ui(fill: bool) -> tuple[np.ndarray | None, str]:
-    """The drawing canvas -> ((28, 28) input, "") or (None, prompt). A drawing too small to classify
-    (a dot) is refused with a warning here."""
-    c1, c2 = st.columns(2)
-    mode = c1.selectbox("Tool", list(MODES), format_func=MODES.get, key="sketch_mode")
-    width = c2.slider("Brush size", 4, 48, 22, 2, key="sketch_brush")
+def canvas_ui(fill: bool) -> tuple[np.ndarray | None, str, bool]:
+    """The drawing canvas -> ((28, 28) input, "", filled?) or (None, prompt, False). A drawing too small
+    to classify (a dot) or a painted-over canvas is refused with its own message here."""
     result = st_canvas(
         fill_color=SHAPE_FILL,
-        stroke_width=width,
+        stroke_width=st.session_state.get("sketch_brush", 22),
         stroke_color="#ffffff",
         background_color="#000000",
         update_streamlit=True,
         height=CANVAS_PX,
         width=CANVAS_PX,
-        drawing_mode=mode or "freedraw",
+        drawing_mode=st.session_state.get("sketch_mode") or "freedraw",
         return_image_data=True,
         key="sketch_canvas",
     )
+    # The tools sit below the canvas: above it, the canvas' own toolbar covered the brush slider.
+    c1, c2 = st.columns(2)
+    mode = c1.selectbox("Tool", list(MODES), format_func=MODES.get, key="sketch_mode")
+    c2.slider("Brush size", 4, 48, 22, 2, key="sketch_brush")
     st.caption(
-        "The canvas' toolbar: undo, redo, edit (move or delete shapes) and the bin to clear. "
-        + (
-            "Polygon: click the corners, then the first corner again to close it. "
-            if mode == "polygon"
-            else ""
-        )
+        "Under the canvas: undo, redo, edit and the bin to clear. "
+        + ("Polygon: click the corners, then the first corner again. " if mode == "polygon" else "")
         + HINT
     )
     rgba = result.image_data  # (H, W, 4) uint8, None until the first stroke
     if rgba is None:
-        return None, DRAW_PROMPT
+        return None, DRAW_PROMPT, False
     try:
-        return sketch.preprocess_canvas(rgba, fill=fill), ""
+        x28, filled = sketch.canvas_input(rgba, fill="auto" if fill else False)
+        return x28, "", filled
+    except sketch.FullCanvasError as exc:
+        st.warning(str(exc), icon=":material/format_paint:")
+        return None, "", False
     except sketch.EmptyCanvasError as exc:
         if not (sketch.canvas_intensity(rgba) > sketch.LIT_THRESHOLD).any():
-            return None, DRAW_PROMPT  # nothing drawn (or cleared): a prompt, not a problem
+            return None, DRAW_PROMPT, False  # nothing drawn (or cleared): a prompt, not a problem
         st.warning(str(exc), icon=":material/zoom_in:")
-        return None, ""
+        return None, "", False
     except ValueError as exc:  # an image the canvas should never send
         st.warning(f"The drawing could not be read ({exc}).")
-        return None, ""
+        return None, "", False
 
 
-def upload_ui(fill: bool) -> tuple[np.ndarray | None, str]:
-    """An uploaded picture -> ((28, 28) input, "") or (None, prompt or error)."""
+def forget_rejected_upload() -> None:
+    """A new file replaces a rejected one: the old error goes with it."""
+    st.session_state.pop("sketch_upload_error", None)
+
+
+def upload_ui(fill: bool) -> tuple[np.ndarray | None, str, bool]:
+    """An uploaded picture -> ((28, 28) input, "", False) or (None, prompt or error, False). A rejected
+    file is removed from the uploader (a fresh key) and its error shown once, until the next file."""
+    nonce = st.session_state.setdefault("sketch_upload_nonce", 0)
     uploaded = st.file_uploader(
         "A picture of one garment (PNG, JPEG, WebP, BMP or GIF, up to 5 MB)",
         type=UPLOAD_TYPES,
-        key="sketch_upload",
+        key="sketch_upload" if nonce == 0 else f"sketch_upload_{nonce}",
+        on_change=forget_rejected_upload,
     )
     background = st.radio(
         "Background",
@@ -243,65 +263,114 @@ def upload_ui(fill: bool) -> tuple[np.ndarray | None, str]:
         key="sketch_background",
         help="Auto inverts a light background (the data has light items on black).",
     )
+    error = st.session_state.get("sketch_upload_error")
     if uploaded is None:
-        return None, "Upload a photo or drawing of a single item, ideally on a plain background."
+        if error:
+            st.error(error, icon=":material/broken_image:")
+            return None, "", False
+        return None, "Upload a photo or drawing of a single item, ideally on a plain background.", False
     data = uploaded.getvalue()  # only the bytes: the file name is never used
     x28, message = prepare_upload(hashlib.sha256(data).hexdigest(), background, fill, data)
     if x28 is None:
-        st.error(message, icon=":material/broken_image:")
-        return None, ""
-    return x28, ""
+        st.session_state["sketch_upload_error"] = message
+        st.session_state["sketch_upload_nonce"] = nonce + 1  # drop the rejected file from the uploader
+        st.rerun()
+    return x28, "", False
 
 
 # ------------------------------------------------------------------------------------------- answer
 
 
-def render_answer(model, x28: np.ndarray) -> None:
-    probs = sketch.predict_probs(model, x28[None])[0]
+@st.cache_data(show_spinner=False, max_entries=64)
+def cached_figure(kind: str, digest: str, title: str, _arrays: tuple) -> object:
+    """Plotly figures keyed on a SHA-256 of their input arrays (never on the arrays themselves)."""
+    if kind == "probs":
+        return charts.probability_bars(_arrays[0], CLASS_NAMES, top=5, title=title)
+    if kind == "input":
+        return charts.image_heatmap(_arrays[0], title=title, height=280)
+    return charts.saliency_overlay(_arrays[0], _arrays[1], title=title, height=280)
+
+
+def digest_of(*arrays: np.ndarray) -> str:
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+def figure(kind: str, title: str, *arrays: np.ndarray):
+    return cached_figure(kind, digest_of(*arrays), title, arrays)
+
+
+def render_answer(answer: sketch.Answer) -> None:
+    """The verdict: the class and its probability, or an honest "not a garment I know", then the top
+    guesses either way."""
+    probs = answer.probs
     order = np.argsort(-probs)
     best, runner_up = int(order[0]), int(order[1])
-    st.markdown(f"## {CLASS_NAMES[best]} · {probs[best]:.0%}")
-    st.caption(
-        f"Runner-up: {CLASS_NAMES[runner_up]} ({probs[runner_up]:.0%})"
-        + (" — the model is unsure: try a fuller, larger drawing." if probs[best] < 0.5 else "")
-    )
+    if answer.garment:
+        st.markdown(f"## {CLASS_NAMES[best]} · {probs[best]:.0%}")
+        st.caption(
+            f"Runner-up: {CLASS_NAMES[runner_up]} ({probs[runner_up]:.0%})"
+            + (" · your closed outline was filled, as the data's items are." if answer.filled else "")
+        )
+    else:
+        st.markdown("## Not a garment I know")
+        st.caption(
+            f"{answer.reason} Best guesses below: {CLASS_NAMES[best]} ({probs[best]:.0%}), "
+            f"{CLASS_NAMES[runner_up]} ({probs[runner_up]:.0%})."
+        )
     st.plotly_chart(
-        charts.probability_bars(probs, CLASS_NAMES, top=5, title="Top classes"),
+        figure("probs", "Top guesses" if not answer.garment else "Top classes", probs),
         width="stretch",
         key="sketch_probs_chart",
         config={"displayModeBar": False},
     )
 
 
-def render_views(model, x28: np.ndarray) -> None:
+@st.cache_data(show_spinner=False, max_entries=64)
+def explanation(run_id: int, mtime: float, digest: str, _model, _x28: np.ndarray) -> tuple[np.ndarray, str]:
+    """Grad-CAM (CNNs) or saliency (MLPs), computed once per model and input (keyed on a digest)."""
+    if sketch.last_conv_layer(_model) is not None:
+        return sketch.grad_cam(_model, _x28), "Grad-CAM: what drove it"
+    return sketch.saliency_map(_model, _x28), "Saliency: what drove it"
+
+
+def render_views(model, run: Run | None, mtime: float, x28: np.ndarray) -> None:
     c1, c2 = st.columns(2)
     c1.plotly_chart(
-        charts.image_heatmap(x28, title="What the model sees (28×28)", height=280),
+        figure("input", "What the model sees (28×28)", x28),
         width="stretch",
         key="sketch_input_chart",
         config={"displayModeBar": False},
     )
-    if model is None:
+    if model is None or run is None:
         return
-    if sketch.last_conv_layer(model) is not None:
-        heat, title = sketch.grad_cam(model, x28), "Grad-CAM: regions behind the answer"
-    else:
-        heat, title = sketch.saliency_map(model, x28), "Saliency: pixels behind the answer"
+    explain = c2.toggle(
+        "Explain the answer",
+        key="sketch_explain",
+        help="Grad-CAM (or saliency for MLPs): the regions that pushed the model to its answer.",
+    )
+    if not explain:
+        c2.caption("Turn on to see which regions drove the answer (Grad-CAM).")
+        return
+    heat, title = explanation(run.id, mtime, digest_of(x28), model, x28)
     c2.plotly_chart(
-        charts.saliency_overlay(x28, heat, title=title, height=280),
+        figure("saliency", title, x28, heat),
         width="stretch",
         key="sketch_saliency_chart",
         config={"displayModeBar": False},
     )
 
 
-def render_similar(data: FashionMNIST, x28: np.ndarray) -> None:
+def render_similar(data: FashionMNIST, idx: np.ndarray) -> None:
     st.markdown("**Most similar real images** (10,000 test images, cosine similarity of pixels)")
-    idx = sketch.similar_images(x28, similarity_bank(data.source, data.x_test), k=N_SIMILAR)
-    cols = st.columns(N_SIMILAR)
     thumbs = explore.upscale(data.x_test[idx], THUMB_ZOOM)  # crisp pixels
-    for col, i, big in zip(cols, idx, thumbs, strict=False):
-        col.image(big, width="stretch", caption=f"{CLASS_NAMES[int(data.y_test[i])]} · #{int(i)}")
+    st.image(
+        list(thumbs),
+        width=28 * THUMB_ZOOM,
+        caption=[f"{CLASS_NAMES[int(data.y_test[i])]} · #{int(i)}" for i in idx],
+    )
 
 
 # --------------------------------------------------------------------------------------------- page
@@ -312,10 +381,10 @@ st.title("Sketch & classify")
 store = get_store()
 models = models_io.stored_models(store)
 model = run = None
+mtime = 0.0
 start_requested = st.session_state.pop("sketch_start_requested", False)  # one click, one use
-if not models:
-    no_model_ui(start_requested)
-else:
+default_model_ui(start_requested, bool(models))
+if models:
     c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
     with c1:
         run = model_ui(models)
@@ -331,8 +400,7 @@ else:
 
 left, right = st.columns([5, 6], gap="large")
 with left:
-    c1, c2 = st.columns(2, vertical_alignment="center")
-    source = c1.segmented_control(
+    source = st.segmented_control(
         "Input",
         list(SOURCES),
         default="draw",
@@ -341,25 +409,35 @@ with left:
         key="sketch_source",
         label_visibility="collapsed",
     )
-    fill = c2.checkbox(
+    fill = st.checkbox(
         "Fill closed outlines",
+        value=True,
         key="sketch_fill",
-        help="Items in the data are filled silhouettes: this fills whatever your strokes enclose.",
+        help="Items in the data are filled silhouettes: a drawing that is a closed outline is filled "
+        "(filled drawings and open strokes are left as they are).",
     )
-    x28, message = (upload_ui if source == "upload" else canvas_ui)(fill)
+    x28, message, filled = (upload_ui if source == "upload" else canvas_ui)(fill)
     if source == "upload":
         st.caption(HINT)
 
+answer = None
 with right:
     if x28 is None:
         if message:
             st.info(message, icon=":material/draw:")
     else:
         if model is not None:
-            render_answer(model, x28)
+            bank = similarity_bank(data.source, data.x_test)
+            answer = sketch.answer_for(model, x28, bank, k=N_SIMILAR, filled=filled)
+            render_answer(answer)
         elif not models:
-            st.info("Train a model (above) to see what it makes of your drawing.", icon=":material/bolt:")
-        render_views(model, x28)
+            st.info("The sketch model is on its way (above): then you see what it makes of your drawing.")
+        render_views(model, run, mtime, x28)
 
 if x28 is not None:
-    render_similar(data, x28)
+    idx = (
+        answer.nearest
+        if answer is not None
+        else sketch.similar_images(x28, similarity_bank(data.source, data.x_test), k=N_SIMILAR)
+    )
+    render_similar(data, idx)

@@ -16,6 +16,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 # AppTests create a job runner per FMNIST_HOME; start its worker only when a test submits a run.
 os.environ.setdefault("FMNIST_EAGER_WORKER", "0")
+# Servers and AppTests do not queue the Sketch page's default model by themselves (tests that want it say so).
+os.environ.setdefault("FMNIST_AUTO_SKETCH_MODEL", "0")
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",

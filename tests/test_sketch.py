@@ -142,7 +142,7 @@ def test_backgrounds_transparent_black_and_white_give_the_same_result():
     for background in ("transparent", "black", "white"):
         rgba = paint(blank(background), slice(40, 240), slice(90, 180), background)
         rgba = paint(rgba, slice(40, 80), slice(60, 220), background)  # a T-shirt-ish T
-        outs.append(preprocess_canvas(rgba))
+        outs.append(preprocess_canvas(rgba, background="auto"))
     np.testing.assert_allclose(outs[0], outs[1], atol=1e-6)
     np.testing.assert_allclose(outs[0], outs[2], atol=1e-6)
     assert outs[0].max() == pytest.approx(1.0)
@@ -151,7 +151,7 @@ def test_backgrounds_transparent_black_and_white_give_the_same_result():
 def test_dark_ink_on_transparent_background_is_seen():
     rgba = blank()
     rgba[50:230, 50:230, 3] = 255  # black ink (RGB 0), opaque, on transparent
-    np.testing.assert_allclose(preprocess_canvas(rgba), np.ones((28, 28)), atol=1e-6)
+    np.testing.assert_allclose(preprocess_canvas(rgba, background="auto"), np.ones((28, 28)), atol=1e-6)
 
 
 def test_rgb_and_canvas_sizes_other_than_280():
@@ -164,9 +164,12 @@ def test_rgb_and_canvas_sizes_other_than_280():
 def test_empty_canvas_raises_in_preprocess_and_classify(background, mlp_flat):
     rgba = blank(background)
     with pytest.raises(EmptyCanvasError, match="empty"):
-        preprocess_canvas(rgba)
+        preprocess_canvas(rgba, background="auto")
     with pytest.raises(EmptyCanvasError):
-        classify_canvas(mlp_flat, rgba)
+        classify_canvas(mlp_flat, rgba)  # the page's black canvas: white all over is painted over
+    if background != "white":
+        with pytest.raises(EmptyCanvasError, match="empty"):
+            preprocess_canvas(rgba)
 
 
 def test_faint_specks_count_as_empty():
@@ -208,7 +211,7 @@ def outline(background: str = "transparent", *, closed: bool = True) -> np.ndarr
 
 
 def test_fill_turns_a_closed_outline_into_a_silhouette():
-    plain = preprocess_canvas(outline())
+    plain = preprocess_canvas(outline(), fill=False)
     filled = preprocess_canvas(outline(), fill=True)
     # 140 x 200 -> 20 x 28 at columns 4..23; interior (rows ~2..25, cols ~6..21)
     interior = (slice(3, 25), slice(6, 22))
@@ -509,3 +512,111 @@ def test_every_pil_mode_gives_the_same_array(mode):
 def test_blank_upload_is_empty():
     with pytest.raises(EmptyCanvasError, match="blank"):
         preprocess_image(Image.new("RGB", (64, 64), "white"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Page defaults: automatic fill of closed outlines, bad input
+
+
+def filled_box(rgba: np.ndarray | None = None) -> np.ndarray:
+    rgba = blank() if rgba is None else rgba
+    return paint(rgba, slice(40, 240), slice(70, 210))
+
+
+def test_auto_fill_fills_a_closed_outline_and_says_so():
+    assert sketch.looks_like_outline(sketch.canvas_intensity(outline())) is not None
+    x28, filled = sketch.canvas_input(outline())
+    assert filled and x28[14, 14] == pytest.approx(sketch.FILL_LEVEL, abs=1e-5)
+    np.testing.assert_array_equal(preprocess_canvas(outline()), preprocess_canvas(outline(), fill="auto"))
+
+
+def test_auto_fill_leaves_filled_drawings_and_open_strokes_alone():
+    x28, filled = sketch.canvas_input(filled_box())
+    assert not filled and x28[14, 14] == pytest.approx(1.0)
+    bag = filled_box()
+    bag[60:90, 120:160] = 0  # a handle-sized hole inside a filled shape stays a hole
+    x28, filled = sketch.canvas_input(bag)
+    assert not filled and x28[4:7, 13:16].max() < 0.05
+    assert sketch.canvas_input(outline(closed=False))[1] is False  # a U is not an outline to fill
+
+
+def test_auto_fill_bridges_a_shaky_hand_gap():
+    rgba = outline()
+    rgba[120:136, 70:78] = 0  # a 16 px gap: too wide for fill=True's 3 px closing, fine for auto
+    assert preprocess_canvas(rgba, fill=True)[12, 12] < 0.05
+    x28, filled = sketch.canvas_input(rgba)
+    assert filled and x28[12, 12] > 0.5
+
+
+def test_fill_argument_is_checked():
+    with pytest.raises(ValueError, match="fill must be"):
+        preprocess_canvas(outline(), fill="sometimes")
+
+
+@pytest.mark.parametrize("background", ["transparent", "black"])
+def test_a_painted_over_canvas_is_refused_with_its_own_message(background):
+    rgba = paint(blank(background), slice(0, CANVAS), slice(0, CANVAS))
+    with pytest.raises(sketch.FullCanvasError, match="whole canvas is painted"):
+        preprocess_canvas(rgba)
+    assert isinstance(sketch.FullCanvasError("x"), sketch.EmptyCanvasError)  # pages catching that still work
+
+
+def test_a_drawing_touching_every_edge_and_a_one_pixel_line_get_answers(mlp_flat):
+    cross = blank()
+    paint(cross, slice(130, 150), slice(0, CANVAS))  # a thick plus sign touching all four edges
+    paint(cross, slice(0, CANVAS), slice(130, 150))
+    probs = classify_canvas(mlp_flat, cross)
+    assert probs.shape == (10,) and probs.sum() == pytest.approx(1.0, abs=1e-4)
+    line = paint(blank(), slice(140, 141), slice(20, 260))
+    x28 = preprocess_canvas(line)
+    assert x28.max() == pytest.approx(1.0) and (x28 > 0).sum() >= 28  # a full-width line, not a dot
+    assert classify_canvas(mlp_flat, line).shape == (10,)
+
+
+def test_classify_canvas_defaults_are_the_pages(mlp_flat):
+    rgba = outline()
+    expected_probs = sketch.predict_probs(mlp_flat, sketch.canvas_input(rgba, fill="auto")[0][None])[0]
+    np.testing.assert_allclose(classify_canvas(mlp_flat, rgba), expected_probs, atol=1e-6)
+    assert not np.allclose(classify_canvas(mlp_flat, rgba, fill=False), expected_probs, atol=1e-6)
+
+
+# ---------------------------------------------------------------------------------------------
+# Honest answers
+
+
+def test_judge_refuses_unsure_or_unlike_anything_and_accepts_the_rest():
+    sure = np.array([0.9] + [0.1 / 9] * 9, np.float32)
+    unsure = np.full(10, 0.1, np.float32)
+    assert sketch.judge(sure, 0.9) == (True, "")
+    ok, reason = sketch.judge(unsure, 0.9)
+    assert not ok and "does not look like any garment" in reason and "10%" in reason
+    ok, reason = sketch.judge(sure, sketch.MIN_SIMILARITY - 0.05)
+    assert not ok and "far from every real image" in reason
+    assert sketch.judge(sure, float("nan"))[0]  # no bank: confidence alone decides
+
+
+def test_answer_for_reports_nearest_images_and_their_similarity(mlp_flat):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (50, 28, 28)).astype(np.uint8)
+    bank = sketch.make_bank(images)
+    x = images[7].astype(np.float32) / 255.0
+    ans = sketch.answer_for(mlp_flat, x, bank, k=3)
+    assert ans.nearest[0] == 7 and ans.similarity == pytest.approx(1.0, abs=1e-5)
+    idx, sims = sketch.nearest(x, bank, k=3)
+    assert list(idx) == list(ans.nearest) and sims[0] >= sims[1] >= sims[2]
+    assert ans.probs.shape == (10,) and ans.best == int(np.argmax(ans.probs))
+
+
+def test_package_layout_models_io_depends_on_infer_not_the_other_way():
+    import ast
+    from pathlib import Path
+
+    root = Path(sketch.__file__).parent
+
+    def imports(path: Path) -> set[str]:
+        tree = ast.parse(path.read_text())
+        return {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+
+    for part in ("preprocess", "infer", "similar", "explain"):
+        assert "fmnist_core.models_io" not in imports(root / f"{part}.py")
+    assert "fmnist_core.sketch.infer" in imports(root.parent / "models_io.py")

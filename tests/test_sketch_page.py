@@ -1,6 +1,7 @@
-"""AppTest of the sketch page through app.py's navigation: the one-click default model (idempotent),
-model choice, a drawing injected under the canvas' key coming back as a prediction, and bad input
-(dots, bad uploads, bad stored models) as messages, never tracebacks."""
+"""AppTest of the sketch page through app.py's navigation: the default sketch model (one click, or
+queued by itself; idempotent; preselected and switched to when done), model choice, a drawing injected
+under the canvas' key coming back as an honest answer, and bad input (dots, painted-over canvases, bad
+uploads, bad stored models) as messages, never tracebacks."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from fmnist_core.jobs import JobRunner
+from fmnist_core.sketch.default import DEFAULT_LABEL, default_model_config
 from fmnist_core.store import RunStore
 from fmnist_core.training import TrainConfig
 from tests.test_sketch import photo, png_bytes, png_declaring
@@ -52,9 +54,11 @@ def tiny_model(keras, *, cnn: bool = False, outputs: int = 10):
     return keras.Sequential([*layers, keras.layers.Dense(outputs, activation="softmax")])
 
 
-def store_model(home, model, *, acc: float = 0.8, label: str = "tiny") -> int:
+def store_model(
+    home, model, *, acc: float = 0.8, label: str = "tiny", config: TrainConfig | None = None
+) -> int:
     store = RunStore(home)
-    run_id = store.create_run(TrainConfig(epochs=1), label=label, status="running")
+    run_id = store.create_run(config or TrainConfig(epochs=1), label=label, status="running")
     path = store.save_model(run_id, model)
     store.finish_run(run_id, status="finished", test_accuracy=acc, model_path=str(path), seconds=3.0)
     store.close()
@@ -94,6 +98,11 @@ def headings(at: AppTest) -> list[str]:
     return [m.value for m in at.markdown if m.value.startswith("## ")]
 
 
+def is_answer(heading: str) -> bool:
+    """A class and its probability, or the honest "not a garment" (a random tiny model is unsure)."""
+    return heading == "## Not a garment I know" or (heading.endswith("%") and " · " in heading)
+
+
 def chart_titles(at: AppTest) -> str:
     return " ".join(
         json.loads(c.proto.spec).get("layout", {}).get("title", {}).get("text", "")
@@ -114,7 +123,7 @@ def test_without_a_model_the_page_offers_a_default_model_and_starting_it_is_idem
     assert at.title[0].value == "Sketch & classify"
     assert not at.error
     [button] = [b for b in at.button if b.key.startswith("sketch_train_default_")]
-    assert button.label == "Train a default model"
+    assert button.label == "Train the sketch model"
     assert any(i.value.startswith("Draw a garment") for i in at.info)
     assert any("**Train** page" in m.value for m in at.markdown)
 
@@ -123,7 +132,8 @@ def test_without_a_model_the_page_offers_a_default_model_and_starting_it_is_idem
     assert not at.exception, at.exception
     store = RunStore(app_home)
     [run] = store.runs()
-    assert run.status == "queued" and run.config["epochs"] == 5 and run.config["model"]["kind"] == "mlp"
+    assert run.status == "queued" and run.config_key == default_model_config().key()
+    assert run.config["augment"] == "sketch" and run.config["model"]["kind"] == "cnn"
     # While it is queued the page shows its progress instead of another button ...
     assert not [b for b in at.button if b.key.startswith("sketch_train_default_")]
     assert any(f"Run #{run.id} is queued" in p.proto.text for p in at.get("progress"))
@@ -139,12 +149,15 @@ def test_a_drawing_comes_back_as_a_prediction_with_its_views(app_home, keras):
     at = open_sketch(**{CANVAS: canvas_state(trouser_canvas())})
     assert not at.error, [e.value for e in at.error]
     [heading] = headings(at)
-    assert heading.endswith("%") and " · " in heading
+    assert is_answer(heading), heading
     titles = chart_titles(at)
-    assert "Top classes" in titles and "What the model sees" in titles and "Saliency" in titles
+    assert "Top " in titles and "What the model sees" in titles
+    assert "Saliency" not in titles  # explanations only on demand (they cost most of a rerun)
     assert any("Most similar real images" in m.value for m in at.markdown)
     captions = [c for img in at.image for c in img.captions]
     assert len(captions) == 8 and all(" · #" in c for c in captions)
+    at.toggle(key="sketch_explain").set_value(True).run()
+    assert not at.exception and "Saliency" in chart_titles(at)
     # Inference survives Streamlit's clear_session between runs: the same answer again.
     at.run()
     assert not at.exception and headings(at) == [heading]
@@ -156,7 +169,8 @@ def test_best_model_is_preselected_and_a_cnn_gets_grad_cam(app_home, keras):
     at = open_sketch(**{CANVAS: canvas_state(trouser_canvas())})
     select = at.selectbox(key="sketch_model")
     assert select.value == best
-    assert select.options[0].startswith(f"Run #{best} · cnn · 90.0% test accuracy")
+    assert select.options[0].startswith(f"Run #{best} · cnn · 90.0% test")
+    at.toggle(key="sketch_explain").set_value(True).run()
     assert "Grad-CAM" in chart_titles(at)
     select.set_value(best - 1).run()
     assert not at.exception and "Saliency" in chart_titles(at)
@@ -185,13 +199,18 @@ def test_fill_option_reaches_the_preprocessing(app_home, keras):
     outline[40:300, 60:280, :3] = 255
     outline[60:280, 80:260, :3] = 0  # a hollow box
     at = open_sketch(**{CANVAS: canvas_state(outline)})
-    before = headings(at)
-    at.checkbox(key="sketch_fill").check().run()
+
+    def middle() -> float:
+        spec = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+        seen = next(s for s in spec if "What the model sees" in s["layout"]["title"]["text"])
+        return float(plotly_array(seen["data"][0]["z"])[14, 14])
+
+    assert at.checkbox(key="sketch_fill").value  # on by default: a closed outline is filled
     assert not at.exception and headings(at)
-    spec = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
-    seen = next(s for s in spec if "What the model sees" in s["layout"]["title"]["text"])
-    assert plotly_array(seen["data"][0]["z"])[14, 14] > 0.5  # the middle is filled now
-    assert before
+    assert middle() > 0.5
+    at.checkbox(key="sketch_fill").uncheck().run()
+    assert not at.exception and headings(at)
+    assert middle() == 0.0
 
 
 @pytest.mark.parametrize(
@@ -253,3 +272,58 @@ def test_a_missing_model_file_drops_the_model_from_the_list(app_home, keras):
     at = open_sketch()
     assert not at.error
     assert [b for b in at.button if b.key.startswith("sketch_train_default_")]
+
+
+def test_the_sketch_robust_default_is_preselected_and_switched_to_when_it_appears(app_home, keras):
+    accurate = store_model(app_home, tiny_model(keras), acc=0.95, label="accurate mlp")
+    at = open_sketch()
+    assert at.selectbox(key="sketch_model").value == accurate
+    # The default sketch model finishes (it would be a CNN; any classifier does for the page).
+    robust = store_model(
+        app_home, tiny_model(keras), acc=0.85, label=DEFAULT_LABEL, config=default_model_config()
+    )
+    at.run()
+    assert not at.exception
+    select = at.selectbox(key="sketch_model")
+    assert select.value == robust  # switched to it, though another model scores higher
+    assert len(select.options) == 2  # every stored model is still listed
+    select.set_value(accurate).run()
+    at.run()
+    assert at.selectbox(key="sketch_model").value == accurate  # the user's choice then stays
+
+
+def test_a_fresh_server_queues_the_default_model_by_itself_once(app_home, monkeypatch):
+    monkeypatch.setenv("FMNIST_AUTO_SKETCH_MODEL", "1")
+    at = open_sketch()
+    store = RunStore(app_home)
+    [run] = store.runs()
+    assert run.status == "queued" and run.config_key == default_model_config().key()
+    assert any(f"Training the sketch model (run #{run.id})" in m.value for m in at.markdown)
+    assert not [b for b in at.button if b.key.startswith("sketch_train_default_")]
+    at.run()
+    at2 = open_sketch()  # a second session: still one run
+    assert not at2.exception and len(store.runs()) == 1
+    store.close()
+
+
+def test_a_painted_over_canvas_gets_its_own_message(app_home, keras):
+    store_model(app_home, tiny_model(keras))
+    painted = np.full((336, 336, 4), 255, np.uint8)
+    at = open_sketch(**{CANVAS: canvas_state(painted)})
+    assert not at.exception and not at.error
+    assert any("whole canvas is painted" in w.value for w in at.warning)
+    assert not any(i.value.startswith("Draw a garment") for i in at.info)
+    assert not headings(at)
+
+
+def test_a_rejected_upload_leaves_the_uploader_and_its_error_goes_with_the_next_file(app_home, keras):
+    store_model(app_home, tiny_model(keras))
+    at = open_sketch(sketch_source="upload")
+    at.file_uploader(key="sketch_upload").upload("x.png", b"not an image" * 10, "image/png").run()
+    assert not at.exception
+    assert any("not an image" in e.value for e in at.error)
+    [uploader] = at.get("file_uploader")
+    assert uploader.key != "sketch_upload"  # a fresh, empty uploader: the rejected file is gone
+    at.file_uploader(key=uploader.key).upload("item.png", png_bytes(photo()), "image/png").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert len(headings(at)) == 1

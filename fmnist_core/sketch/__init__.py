@@ -4,6 +4,8 @@
 * `infer`      – model-shape adapters, fast probabilities, `classify_canvas`
 * `similar`    – the most similar real images (cosine similarity of pixels)
 * `explain`    – saliency maps and Grad-CAM
+* `answer`     – honest answers: a garment only when confident and close to real images
+* `default`    – the default sketch model's config, queued by itself when none is stored
 
 `from fmnist_core.sketch import ...` keeps working for every public name. Importing the package is
 cheap: TensorFlow / Keras are imported only inside the functions that need them.
@@ -11,6 +13,8 @@ cheap: TensorFlow / Keras are imported only inside the functions that need them.
 
 from __future__ import annotations
 
+from fmnist_core.sketch.answer import MIN_CONFIDENCE, MIN_SIMILARITY, Answer, answer_for, judge, judge_canvas
+from fmnist_core.sketch.default import default_model_config, ensure_default_sketch_model, preferred_model
 from fmnist_core.sketch.explain import grad_cam, last_conv_layer, saliency_map
 from fmnist_core.sketch.infer import (
     NUM_CLASSES,
@@ -33,20 +37,36 @@ from fmnist_core.sketch.preprocess import (
     WORK_SIDE,
     BadImageError,
     EmptyCanvasError,
+    FullCanvasError,
+    canvas_input,
     canvas_intensity,
+    fill_if_outline,
     fill_outlines,
     frame_like_fashion_mnist,
     image_intensity,
     load_upload,
+    looks_like_outline,
+    painted_fraction,
     preprocess_canvas,
     preprocess_image,
 )
-from fmnist_core.sketch.similar import make_bank, similar_images
+from fmnist_core.sketch.similar import make_bank, nearest, similar_images
 
 __all__ = [
+    "Answer",
+    "MIN_CONFIDENCE",
+    "MIN_SIMILARITY",
+    "answer_for",
+    "default_model_config",
+    "ensure_default_sketch_model",
+    "judge",
+    "judge_canvas",
+    "nearest",
+    "preferred_model",
     "BadImageError",
     "CANVAS_TRIM",
     "EmptyCanvasError",
+    "FullCanvasError",
     "FILL_LEVEL",
     "LIT_THRESHOLD",
     "MIN_EXTENT_FRACTION",
@@ -58,14 +78,18 @@ __all__ = [
     "UPLOAD_FORMATS",
     "UnsupportedModelError",
     "WORK_SIDE",
+    "canvas_input",
     "canvas_intensity",
     "classify_canvas",
+    "fill_if_outline",
     "fill_outlines",
     "frame_like_fashion_mnist",
     "grad_cam",
     "image_intensity",
     "last_conv_layer",
     "load_upload",
+    "looks_like_outline",
+    "painted_fraction",
     "make_bank",
     "predict_probs",
     "preprocess_canvas",

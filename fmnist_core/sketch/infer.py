@@ -121,9 +121,13 @@ def predict_probs(model: Any, x28: np.ndarray) -> np.ndarray:
     return _to_probs(out) if len(out) else out.astype(np.float32)
 
 
-def classify_canvas(model: Any, rgba: np.ndarray, *, fill: bool = False) -> np.ndarray:
-    """The 10 class probabilities ((10,) float32) for a canvas drawing.
+def classify_canvas(
+    model: Any, rgba: np.ndarray, *, fill: bool | str = "auto", background: str = "dark"
+) -> np.ndarray:
+    """The 10 class probabilities ((10,) float32) for a canvas drawing, with the Sketch page's defaults
+    (a closed outline is filled automatically, light ink on a black canvas; see `preprocess_canvas`).
 
-    Raises EmptyCanvasError (a ValueError with a message for the user) for an empty canvas or a dot.
+    Raises EmptyCanvasError (a ValueError with a message for the user) for an empty canvas or a dot,
+    FullCanvasError (one of those) for a canvas painted over.
     """
-    return predict_probs(model, preprocess_canvas(rgba, fill=fill)[None])[0]
+    return predict_probs(model, preprocess_canvas(rgba, fill=fill, background=background)[None])[0]

@@ -35,12 +35,22 @@ LIT_THRESHOLD = 0.1
 # the dataset's own trim, which kept faint edge pixels), higher for photos, whose backgrounds are noisy.
 CANVAS_TRIM = 0.02
 PHOTO_TRIM = 0.12
+# Auto-fill: a drawing is a closed outline when one enclosed region covers this much of its bounding
+# box; gaps a shaky hand leaves are bridged at these fractions of the canvas side, smallest first.
+OUTLINE_HOLE_FRACTION = 0.12
+AUTO_FILL_GAPS = (0.01, 0.025, 0.04)
+# More than this fraction of the canvas painted light: "you painted the whole canvas", not a garment.
+FULL_CANVAS_FRACTION = 0.85
 # Uploads larger than this are shrunk before processing (speed; the result is 28 px anyway).
 WORK_SIDE = 1024
 
 
 class EmptyCanvasError(ValueError):
     """Nothing (or only a dot) was drawn; the message can be shown to the user as is."""
+
+
+class FullCanvasError(EmptyCanvasError):
+    """The whole canvas is painted over: there is no shape to frame."""
 
 
 class BadImageError(ValueError):
@@ -80,14 +90,18 @@ def _backdrop(rgb: np.ndarray, alpha: np.ndarray, value: np.ndarray) -> float:
     return 0.0 if ink_lightness >= 0.5 else 1.0
 
 
-def canvas_intensity(rgba: np.ndarray) -> np.ndarray:
+def canvas_intensity(rgba: np.ndarray, *, background: str = "auto") -> np.ndarray:
     """(H, W, 4) or (H, W, 3) canvas image -> (H, W) float32 ink intensity in [0, 1].
 
-    Alpha is composited over a backdrop (black under light ink on a transparent background, white
-    under dark ink), then the intensity is each pixel's largest per-channel distance from the
-    background colour (the median of the border). So white strokes on transparent, white on opaque
-    black and black on white all give bright ink on 0.
+    background="auto": alpha is composited over a backdrop (black under light ink on a transparent
+    background, white under dark ink), then the intensity is each pixel's largest per-channel distance
+    from the background colour (the median of the border). So white strokes on transparent, white on
+    opaque black and black on white all give bright ink on 0.
+    background="dark" (the Sketch page's black canvas): the background is known to be black, so the
+    intensity is the lightness composited over black, however much of the border is painted.
     """
+    if background not in ("auto", "dark"):
+        raise ValueError(f"background must be 'auto' or 'dark', not {background!r}")
     a = np.asarray(rgba)
     if a.ndim == 2:
         a = a[..., None]
@@ -100,6 +114,8 @@ def canvas_intensity(rgba: np.ndarray) -> np.ndarray:
     alpha = a[..., 3] if a.shape[2] == 4 else np.ones(a.shape[:2], np.float32)
     # Per-channel arrays and np.maximum: numpy's reduce over a length-3 last axis is ~10x slower.
     r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    if background == "dark":
+        return (np.maximum(np.maximum(r, g), b) * alpha).astype(np.float32)
     backdrop = _backdrop(rgb, alpha, np.maximum(np.maximum(r, g), b))
     under = backdrop * (1.0 - alpha)
     comp = [ch * alpha + under for ch in (r, g, b)]
@@ -175,28 +191,86 @@ def image_intensity(image: Image.Image, *, invert: bool | None = None) -> np.nda
 # Framing
 
 
-def fill_outlines(intensity: np.ndarray, *, level: float = FILL_LEVEL) -> np.ndarray:
-    """Fill closed (or nearly closed) outlines: pixels enclosed by ink get `level` x the ink's median
-    intensity. (H, W) float -> (H, W) float32; ink itself is unchanged."""
-    inten = np.asarray(intensity, dtype=np.float32)
-    peak = float(inten.max()) if inten.size else 0.0
-    if peak <= 0:
-        return inten.copy()
-    ink = inten > 0.3 * peak
-    # Close gaps up to ~2% of the canvas so a hand-drawn outline that nearly meets itself still fills.
+def _enclosed(ink: np.ndarray, radius: int) -> np.ndarray:
+    """Background pixels (H, W) bool that ink, closed by `radius` px, separates from the outside."""
     # Separable max/min filters (a square structuring element) are much faster than iterated
     # binary_closing; padding keeps ink that touches the edge from eroding.
-    r = max(1, round(0.01 * max(inten.shape)))
+    r = max(1, int(radius))
     padded = np.pad(ink, r + 1).view(np.uint8)
     closed = ndimage.minimum_filter(ndimage.maximum_filter(padded, size=2 * r + 1), size=2 * r + 1)
     closed = closed[r + 1 : -r - 1, r + 1 : -r - 1].astype(bool)
     # Holes = background not connected to the outside; one labelling pass instead of
     # binary_fill_holes' propagate-until-stable loop.
     labels, _ = ndimage.label(~np.pad(closed, 1))
-    holes = (labels[1:-1, 1:-1] != labels[0, 0]) & ~ink
+    return (labels[1:-1, 1:-1] != labels[0, 0]) & ~ink
+
+
+def _largest_region(mask: np.ndarray) -> int:
+    labels, n = ndimage.label(mask)
+    return int(np.bincount(labels.ravel())[1:].max()) if n else 0
+
+
+def fill_outlines(
+    intensity: np.ndarray, *, level: float = FILL_LEVEL, gap: float = 0.01, radius: int | None = None
+) -> np.ndarray:
+    """Fill closed (or nearly closed) outlines: pixels enclosed by ink get `level` x the ink's median
+    intensity. Gaps up to about 2 x `gap` x the image's longest side (or 2 x `radius` px) are bridged.
+    (H, W) float -> (H, W) float32; ink itself is unchanged."""
+    inten = np.asarray(intensity, dtype=np.float32)
+    peak = float(inten.max()) if inten.size else 0.0
+    if peak <= 0:
+        return inten.copy()
+    ink = inten > 0.3 * peak
+    holes = _enclosed(ink, radius if radius is not None else round(gap * max(inten.shape)))
     out = inten.copy()
     out[holes] = np.maximum(out[holes], level * float(np.median(inten[ink])))
     return out
+
+
+def looks_like_outline(intensity: np.ndarray) -> int | None:
+    """The closing radius (px) at which `intensity` reads as a closed outline (some enclosed region
+    covers at least OUTLINE_HOLE_FRACTION of the drawing's bounding box), or None for a filled or
+    open drawing.
+
+    A filled drawing's holes are slivers between strokes or a bag's handle; an outline encloses most
+    of its box. Gaps a shaky hand leaves are bridged up to ~8% of the canvas, tried smallest first."""
+    inten = np.asarray(intensity, dtype=np.float32)
+    peak = float(inten.max()) if inten.size else 0.0
+    if peak <= 0:
+        return None
+    ink = inten > 0.3 * peak
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    if len(rows) == 0:
+        return None
+    box = (rows[-1] - rows[0] + 1) * (cols[-1] - cols[0] + 1)
+    # Work at <= 140 px: the decision does not need full resolution and the filters cost ~4x less.
+    step = max(1, max(ink.shape) // 140)
+    small = ink[::step, ::step]
+    for gap in AUTO_FILL_GAPS:
+        r = max(1, round(gap * max(ink.shape) / step))
+        if _largest_region(_enclosed(small, r)) * step * step >= OUTLINE_HOLE_FRACTION * box:
+            return r * step
+    return None
+
+
+def fill_if_outline(intensity: np.ndarray) -> tuple[np.ndarray, bool]:
+    """(filled intensity, True) when the drawing is a closed outline, else (intensity, False)."""
+    radius = looks_like_outline(intensity)
+    if radius is None:
+        return np.asarray(intensity, dtype=np.float32), False
+    return fill_outlines(intensity, radius=radius), True
+
+
+def painted_fraction(rgba: np.ndarray) -> float:
+    """Fraction of a canvas image that is light opaque paint, before any background detection (the
+    page's canvas is black or transparent under white ink)."""
+    a = np.asarray(rgba)
+    if a.ndim != 3 or a.shape[2] not in (3, 4):
+        return 0.0
+    a = _as_unit_float(a[::4, ::4])  # every 4th pixel: plenty for a fraction
+    alpha = a[..., 3] if a.shape[2] == 4 else 1.0
+    light = np.maximum(np.maximum(a[..., 0], a[..., 1]), a[..., 2]) * alpha
+    return float((light > 0.5).mean())
 
 
 def _check_not_empty(inten: np.ndarray, *, what: str) -> None:
@@ -242,19 +316,40 @@ def frame_like_fashion_mnist(intensity: np.ndarray, *, trim: float = CANVAS_TRIM
     return np.clip(out / max(float(out.max()), 1e-12), 0.0, 1.0)
 
 
-def preprocess_canvas(rgba: np.ndarray, *, fill: bool = False) -> np.ndarray:
+def preprocess_canvas(rgba: np.ndarray, *, fill: bool | str = "auto", background: str = "dark") -> np.ndarray:
     """The drawable canvas' `image_data` ((H, W, 4) uint8; light ink on a dark or transparent
     background, or dark ink on light) -> (28, 28) float32 model input in [0, 1].
 
-    `fill=True` fills closed outlines (garments in the data are filled silhouettes).
-    Raises EmptyCanvasError (a ValueError) if nothing, or only a dot, was drawn; ValueError if `rgba`
-    is not an image array.
+    `fill`: "auto" (the page's default) fills a drawing that is a closed outline (garments in the data
+    are filled silhouettes) and leaves filled or open drawings alone; True always fills whatever the
+    strokes enclose; False never fills.
+    `background`: "dark" (the page's black canvas, light ink) or "auto" (detected from the border, so
+    dark ink on a light canvas works too; a fully light canvas is then simply empty).
+    Raises FullCanvasError if a dark canvas is painted over, EmptyCanvasError (a ValueError) if
+    nothing, or only a dot, was drawn; ValueError if `rgba` is not an image array.
     """
-    inten = canvas_intensity(rgba)
+    return canvas_input(rgba, fill=fill, background=background)[0]
+
+
+def canvas_input(
+    rgba: np.ndarray, *, fill: bool | str = "auto", background: str = "dark"
+) -> tuple[np.ndarray, bool]:
+    """`preprocess_canvas`, also saying whether the drawing was filled: ((28, 28) float32, filled)."""
+    if fill not in (True, False, "auto"):
+        raise ValueError(f"fill must be True, False or 'auto', not {fill!r}")
+    inten = canvas_intensity(rgba, background=background)
+    if background == "dark" and painted_fraction(rgba) > FULL_CANVAS_FRACTION:
+        raise FullCanvasError(
+            "The whole canvas is painted over: there is no shape to recognise. Clear it (the bin icon) "
+            "and draw one garment in white on the black."
+        )
     _check_not_empty(inten, what="canvas")
-    if fill:
-        inten = fill_outlines(inten)
-    return frame_like_fashion_mnist(inten, trim=CANVAS_TRIM)
+    filled = False
+    if fill == "auto":
+        inten, filled = fill_if_outline(inten)
+    elif fill:
+        inten, filled = fill_outlines(inten), True
+    return frame_like_fashion_mnist(inten, trim=CANVAS_TRIM), filled
 
 
 def preprocess_image(image: Image.Image, *, invert: bool | None = None, fill: bool = False) -> np.ndarray:

@@ -13,9 +13,10 @@ def make_bank(images: np.ndarray) -> np.ndarray:
     return flat / np.maximum(norms, 1e-12)
 
 
-def similar_images(x28: np.ndarray, bank: np.ndarray, *, k: int = 5) -> np.ndarray:
-    """Indices (k,) int64 of the bank images most similar to x28 (cosine similarity on pixels),
-    best first. `bank` is a `make_bank` result, or raw (n, 28, 28) images (normalised on each call)."""
+def nearest(x28: np.ndarray, bank: np.ndarray, *, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """The k bank images most similar to x28 (cosine similarity on pixels), best first: (indices (k,)
+    int64, similarities (k,) float32 in [0, 1] for non-negative images). `bank` is a `make_bank`
+    result, or raw (n, 28, 28) images (normalised on each call)."""
     bank = np.asarray(bank)
     if bank.ndim == 3:
         bank = make_bank(bank)
@@ -26,6 +27,13 @@ def similar_images(x28: np.ndarray, bank: np.ndarray, *, k: int = 5) -> np.ndarr
     scores = bank @ q
     k = max(0, min(int(k), len(scores)))
     if k == 0:
-        return np.zeros(0, np.int64)
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
     top = np.argpartition(-scores, k - 1)[:k]
-    return top[np.argsort(-scores[top], kind="stable")].astype(np.int64)
+    top = top[np.argsort(-scores[top], kind="stable")].astype(np.int64)
+    return top, scores[top].astype(np.float32)
+
+
+def similar_images(x28: np.ndarray, bank: np.ndarray, *, k: int = 5) -> np.ndarray:
+    """Indices (k,) int64 of the bank images most similar to x28 (cosine similarity on pixels),
+    best first. `bank` is a `make_bank` result, or raw (n, 28, 28) images (normalised on each call)."""
+    return nearest(x28, bank, k=k)[0]

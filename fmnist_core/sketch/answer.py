@@ -1,0 +1,78 @@
+"""Honest answers: a drawing is called a garment only when the model is confident enough AND the
+drawing resembles some real image; otherwise the page says it does not look like any garment it knows
+(and still shows the top guesses).
+
+Thresholds were calibrated with `python -m bench sketch_set` on the default sketch model: the 70
+drawings of bench/sketch_set against 100 random scribbles (numbers in that benchmark's output and the
+README).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from fmnist_core.sketch.infer import predict_probs
+from fmnist_core.sketch.preprocess import canvas_input
+from fmnist_core.sketch.similar import nearest
+
+# Below this top probability the model is guessing.
+MIN_CONFIDENCE = 0.55
+# Below this cosine similarity (pixels, 0-1) to the nearest real image the drawing is unlike the data.
+MIN_SIMILARITY = 0.55
+
+
+@dataclass(frozen=True)
+class Answer:
+    x28: np.ndarray  # (28, 28) float32: what the model sees
+    probs: np.ndarray  # (10,) float32
+    filled: bool  # a closed outline was filled automatically
+    similarity: float  # cosine similarity to the nearest bank image (nan without a bank)
+    nearest: np.ndarray  # (k,) int64 bank indices, most similar first
+    garment: bool  # confident and close to real images
+    reason: str  # why it is not called a garment ("" when it is)
+
+    @property
+    def best(self) -> int:
+        return int(np.argmax(self.probs))
+
+
+def judge(probs: np.ndarray, similarity: float) -> tuple[bool, str]:
+    """(garment?, reason if not) from class probabilities and the nearest-image similarity."""
+    top = float(np.max(probs))
+    if np.isfinite(similarity) and similarity < MIN_SIMILARITY:
+        return False, (
+            f"It does not look like any garment I know: it is far from every real image "
+            f"(similarity {similarity:.2f}, garments score {MIN_SIMILARITY:.2f} or more)."
+        )
+    if top < MIN_CONFIDENCE:
+        return False, (
+            f"It does not look like any garment I know: my best guess has only {top:.0%} "
+            f"(I answer from {MIN_CONFIDENCE:.0%})."
+        )
+    return True, ""
+
+
+def answer_for(
+    model: Any, x28: np.ndarray, bank: np.ndarray | None, *, k: int = 8, filled: bool = False
+) -> Answer:
+    """Probabilities, nearest bank images and the honest verdict for one (28, 28) input."""
+    probs = predict_probs(model, x28[None])[0]
+    if bank is not None:
+        idx, sims = nearest(x28, bank, k=k)
+        similarity = float(sims[0]) if len(sims) else float("nan")
+    else:
+        idx, similarity = np.zeros(0, np.int64), float("nan")
+    garment, reason = judge(probs, similarity)
+    return Answer(x28, probs, filled, similarity, idx, garment, reason)
+
+
+def judge_canvas(
+    model: Any, rgba: np.ndarray, bank: np.ndarray | None, *, fill: bool | str = "auto", k: int = 8
+) -> Answer:
+    """A canvas drawing -> Answer, with the page's defaults. Raises EmptyCanvasError (or its
+    FullCanvasError) like `preprocess_canvas`."""
+    x28, filled = canvas_input(rgba, fill=fill)
+    return answer_for(model, x28, bank, k=k, filled=filled)

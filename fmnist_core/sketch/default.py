@@ -1,0 +1,64 @@
+"""The Sketch page's default model: one definition, queued by itself when the store has no usable one.
+
+`default_model_config()` is a small CNN trained with sketch augmentation (silhouettes, outlines, flips,
+jitter: fmnist_core.augment), so that drawings - filled or outline, shoes facing either way - are
+recognised. `ensure_default_sketch_model(store)` queues it once (atomically, like a Start button) when no
+sketch-robust model is stored or on its way; `preferred_model` picks what the page preselects.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from fmnist_core.models import ModelSpec
+from fmnist_core.training import TrainConfig
+
+if TYPE_CHECKING:
+    from fmnist_core.store import Run, RunStore
+
+# 16-32 conv, one 64-unit dense layer: ~0.5 M multiply-adds an image. Measured here (2 shared cores):
+# see bench/bench_sketch_set.py and the README for the training time and accuracies.
+SKETCH_MODEL = ModelSpec(kind="cnn", input="image", conv_filters=(16, 32), hidden=(64,), dropout=(0.3,))
+DEFAULT_LABEL = "Sketch CNN · sketch augmentation · default for Sketch"
+
+
+def default_model_config() -> TrainConfig:
+    """The single definition of the model the Sketch page offers by default (trains in ~2 minutes here)."""
+    return TrainConfig(
+        model=SKETCH_MODEL,
+        optimizer="adam",
+        epochs=8,
+        batch_size=128,
+        augment="sketch",
+        seed=42,
+    )
+
+
+def is_sketch_robust(run: Run) -> bool:
+    """Trained with sketch augmentation (the default model, or one of the user's own)."""
+    return (run.config or {}).get("augment") == "sketch"
+
+
+def preferred_model(models: list[Run]) -> Run | None:
+    """The model to preselect: the newest default-config model, else the best sketch-robust one, else
+    the first (best test accuracy). `models` is `models_io.stored_models(store)`'s list."""
+    if not models:
+        return None
+    key = default_model_config().key()
+    defaults = [r for r in models if r.config_key == key]
+    if defaults:
+        return max(defaults, key=lambda r: r.id)
+    robust = [r for r in models if is_sketch_robust(r)]
+    return robust[0] if robust else models[0]
+
+
+def ensure_default_sketch_model(store: RunStore) -> int | None:
+    """Queue the default sketch model unless a sketch-robust model is stored (with its file) or the
+    default is already queued or running. Returns the id of the run that will provide it (queued now
+    or earlier), or None when a usable one exists. Safe to call from several sessions at once."""
+    from fmnist_core import models_io  # models_io imports sketch.infer: import here, not at the top
+
+    if any(is_sketch_robust(r) for r in models_io.stored_models(store)):
+        return None
+    run_id, _ = store.create_run_once(default_model_config(), label=DEFAULT_LABEL)
+    return run_id
