@@ -131,13 +131,17 @@ def _execute(store, run_id, config, data, beat, pid, *, must_quit, on_point) -> 
         store.finish_run(run_id, status="failed", worker_pid=pid, error=f"could not load the dataset: {exc}")
         return "failed"
     epochs_kept, checkpoint = store.recorded_checkpoint(run_id)
-    store.drop_points_after(run_id, epochs_kept)  # a resume retrains the epochs after the checkpoint
     store.prune_checkpoints(run_id, keep=epochs_kept or None)
+    # A resume retrains from the checkpoint; the points an earlier attempt logged after it are kept,
+    # and the retrained ones up to the same place are not sent again (no duplicates, no gap).
+    logged = store.last_position(run_id)
     limit = settings.run_time_limit()
     t0 = time.monotonic()
     timed_out = threading.Event()
 
     def on_metrics(point: dict) -> None:
+        if logged is not None and _position(point) <= logged:
+            return
         store.add_point(run_id, point, worker_pid=pid)  # also refreshes the heartbeat
         if on_point:
             on_point(point)
@@ -220,6 +224,10 @@ def _execute(store, run_id, config, data, beat, pid, *, must_quit, on_point) -> 
     if not store.finish_run(run_id, status="finished", worker_pid=pid, **summary, **fields):
         return "lost"
     return "finished"
+
+
+def _position(point: dict) -> tuple[int, int, int]:
+    return int(point["epoch"]), int(point["step"]), int(point["kind"] == "epoch")
 
 
 def _log_error(store: RunStore, run_id: int) -> None:

@@ -51,7 +51,9 @@ def test_runs_queue_in_order_finish_and_stop(env):
         wait_until(lambda: s.get_run(long).status == "stopped", what="stop")
         assert time.monotonic() - t0 < 2
         # the model and the test evaluation arrive after the run says "stopped"
-        stopped = wait_until(lambda: (r := s.get_run(long)).finalizing == 0 and r.model_path and r, what="model")
+        stopped = wait_until(
+            lambda: (r := s.get_run(long)).finalizing == 0 and r.model_path and r, what="model"
+        )
         assert stopped.epochs_done < 200 and os.path.exists(stopped.model_path)
         assert stopped.test_accuracy is not None
         wait_until(lambda: s.get_run(short).status == "finished", what="queued run to finish")

@@ -7,6 +7,7 @@ import multiprocessing as mp
 import time
 
 import numpy as np
+import pytest
 
 from fmnist_core.store import RunStore
 from fmnist_core.training import TrainConfig
@@ -176,3 +177,200 @@ def test_create_run_once_is_atomic_across_processes(tmp_path):
     # once it has ended, the same config can be queued again (e.g. "train again anyway")
     s.finish_run(results[0][0], status="finished")
     assert s.create_run_once(TrainConfig(seed=11))[1] is True
+
+
+# ------------------------------------------------------------------------------- guarded states, limits
+
+
+def test_status_changes_are_compare_and_set(tmp_path, caplog):
+    s = RunStore(tmp_path)
+    r = s.create_run(TrainConfig(seed=1))
+    assert s.claim_next(worker_pid=111).id == r
+    # a page's reconcile took the run for dead meanwhile...
+    assert s.reconcile(alive=lambda pid: False) == [r]
+    # ...so the worker's late "finished" lost the race: logged and ignored, not applied
+    assert s.finish_run(r, status="finished", worker_pid=111, test_accuracy=0.9) is False
+    run = s.get_run(r)
+    assert run.status == "interrupted" and run.test_accuracy is None
+    assert "lost a race" in caplog.text
+    # another worker's pid cannot end a run it does not own
+    q = s.create_run(TrainConfig(seed=2))
+    s.claim_next(worker_pid=222)
+    assert s.finish_run(q, status="failed", worker_pid=333) is False
+    assert s.finish_run(q, status="finished", worker_pid=222) is True
+
+
+def test_a_worker_whose_run_was_taken_cannot_add_points(tmp_path):
+    from fmnist_core.store import RunLost
+
+    s = RunStore(tmp_path)
+    r = s.create_run(TrainConfig())
+    s.claim_next(worker_pid=5)
+    point = {"kind": "batch", "epoch": 1, "step": 1, "progress": 0.1, "loss": 1.0, "accuracy": 0.5, "time": 1}
+    s.add_point(r, point, worker_pid=5)
+    s.reconcile(alive=lambda pid: False)
+    with pytest.raises(RunLost):
+        s.add_point(r, point, worker_pid=5)
+    assert len(s.points(r)) == 1
+
+
+def test_cli_run_is_running_with_its_pid_from_the_first_moment(tmp_path):
+    import os
+
+    s = RunStore(tmp_path)
+    r = s.create_run(TrainConfig(), status="running")
+    run = s.get_run(r)
+    assert run.worker_pid == os.getpid() and run.started is not None and run.heartbeat is not None
+    assert s.reconcile() == []  # alive: this process
+
+
+def test_running_and_finalizing_runs_cannot_be_deleted(tmp_path):
+    s = RunStore(tmp_path)
+    r = s.create_run(TrainConfig())
+    s.claim_next(worker_pid=1)
+    assert not s.delete_run(r)
+    s.finish_run(r, status="stopped", finalizing=1)  # saving the model after a stop
+    assert not s.delete_run(r)
+    s.set_fields(r, finalizing=0)
+    assert s.delete_run(r)
+
+
+def test_queue_limit_refuses_with_a_reason(tmp_path, monkeypatch):
+    from fmnist_core.store import QueueFull
+
+    monkeypatch.setenv("FMNIST_MAX_QUEUED", "2")
+    s = RunStore(tmp_path)
+    s.create_run(TrainConfig(seed=1))
+    s.create_run_once(TrainConfig(seed=2))
+    with pytest.raises(QueueFull, match="FMNIST_MAX_QUEUED"):
+        s.create_run(TrainConfig(seed=3))
+    with pytest.raises(QueueFull):
+        s.create_run_once(TrainConfig(seed=3))
+    assert s.create_run_once(TrainConfig(seed=2))[1] is False  # joining a queued run is no new run
+
+
+def test_idle_claim_reads_without_taking_the_write_lock(tmp_path):
+    import sqlite3
+
+    s = RunStore(tmp_path)
+    other = sqlite3.connect(tmp_path / "studio.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # someone holds the write lock
+    try:
+        t0 = time.monotonic()
+        assert s.claim_next(worker_pid=1) is None  # nothing queued: no write lock wanted
+        assert time.monotonic() - t0 < 1.0  # (taking it would wait for busy_timeout, 30 s)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+
+def test_one_pool_of_connections_serves_many_threads(tmp_path):
+    import threading
+
+    from fmnist_core.store.schema import pool_for
+
+    s = RunStore(tmp_path)
+    s.create_run(TrainConfig())
+    pool = pool_for(s.db_path)
+    made = []
+    orig = pool._get
+
+    def counting_get():
+        c = orig()
+        made.append(id(c))
+        return c
+
+    pool._get = counting_get
+    for _ in range(30):  # Streamlit runs every rerun in a new thread
+        t = threading.Thread(target=lambda: s.runs())
+        t.start()
+        t.join()
+    assert len(set(made)) <= 2  # reused, not one per thread
+
+
+# ------------------------------------------------------------------------------- reuse, schema, files
+
+
+def test_find_finished_needs_the_model_file_and_the_same_data_and_libraries(tmp_path):
+    s = RunStore(tmp_path)
+    cfg = TrainConfig(seed=4)
+    r = s.create_run(cfg)
+    path = s.model_path(r)
+    path.write_bytes(b"model")
+    s.finish_run(r, status="finished", model_path=str(path), env_key="env-A")
+    assert s.find_finished(cfg.key(), env_key="env-A").id == r
+    assert s.find_finished(cfg.key(), env_key="env-B") is None  # other data or other Keras
+    assert s.find_finished(cfg.key(), env_key=None) is None  # data unknown: no reuse
+    path.unlink()
+    assert s.find_finished(cfg.key(), env_key="env-A") is None  # model file gone
+
+
+def test_env_key_changes_with_the_data(tmp_path, monkeypatch):
+    from fmnist_core.store.env import env_key
+    from tests.conftest import make_tiny_dataset
+
+    a = make_tiny_dataset(tmp_path / "a", seed=0)
+    b = make_tiny_dataset(tmp_path / "b", seed=1)
+    monkeypatch.setenv("FMNIST_DATA_DIR", str(a))
+    ka = env_key()
+    monkeypatch.setenv("FMNIST_DATA_DIR", str(b))
+    assert env_key() != ka and env_key() is not None
+    monkeypatch.setenv("FMNIST_DATA_DIR", str(a))
+    assert env_key() == ka
+
+
+def test_a_database_written_by_the_unversioned_schema_upgrades_with_its_runs_intact(tmp_path):
+    import sqlite3
+
+    from fmnist_core.store import SCHEMA, SCHEMA_VERSION
+
+    db = sqlite3.connect(tmp_path / "studio.db")
+    db.executescript(SCHEMA)  # today's DDL before versioning (user_version 0)
+    cfg = TrainConfig(seed=9)
+    db.execute(
+        "INSERT INTO runs (config, config_key, label, status, created, epochs_done, test_accuracy, model_path)"
+        " VALUES (?, ?, 'old', 'finished', 1.0, 3, 0.87, NULL)",
+        (cfg.to_json(), cfg.key()),
+    )
+    db.execute(
+        "INSERT INTO points (run_id, kind, epoch, step, progress, loss, time) VALUES (1, 'epoch', 1, 10, 1.0, 0.5, 2)"
+    )
+    db.commit()
+    db.close()
+    s = RunStore(tmp_path)
+    (version,) = s.conn.execute("PRAGMA user_version").fetchone()
+    assert version == SCHEMA_VERSION >= 2
+    run = s.get_run(1)
+    assert (run.label, run.status, run.epochs_done, run.test_accuracy) == ("old", "finished", 3, 0.87)
+    assert run.env_key == "unknown" and run.finalizing == 0 and len(s.points(1)) == 1
+    assert s.find_finished(cfg.key(), env_key="x") is None  # trained on data we cannot vouch for
+    assert s.create_run(TrainConfig(seed=10)) == 2  # and it keeps working
+    RunStore(tmp_path)  # a second open changes nothing
+    assert s.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_a_newer_schema_is_refused(tmp_path):
+    import sqlite3
+
+    from fmnist_core.store.schema import SchemaTooNew, connect, migrate
+
+    db = sqlite3.connect(tmp_path / "x.db")
+    db.execute("PRAGMA user_version = 99")
+    db.close()
+    with pytest.raises(SchemaTooNew):
+        migrate(connect(tmp_path / "x.db"))
+
+
+def test_a_failed_write_leaves_no_temp_file_and_no_partial_file(tmp_path):
+    from fmnist_core.store import write_atomically
+
+    final = tmp_path / "model.keras"
+    final.write_bytes(b"old")
+
+    def half_write(p):
+        p.write_bytes(b"half")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError):
+        write_atomically(final, half_write, suffix=".keras")
+    assert final.read_bytes() == b"old" and sorted(x.name for x in tmp_path.iterdir()) == ["model.keras"]

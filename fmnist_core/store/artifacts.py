@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+_TEST_SAVE_DELAY = float(os.environ.get("FMNIST_TEST_SAVE_DELAY", "0") or 0)
 
 
 def write_atomically(final: Path, write: Callable[[Path], None], *, suffix: str) -> Path:
@@ -20,6 +23,8 @@ def write_atomically(final: Path, write: Callable[[Path], None], *, suffix: str)
         write(tmp)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
+        if _TEST_SAVE_DELAY:  # fault-injection tests widen the window between write and rename
+            time.sleep(_TEST_SAVE_DELAY)
         os.replace(tmp, final)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -49,6 +49,16 @@ class PointsMixin:
                     (point["val_accuracy"], run_id),
                 )
 
+    def last_position(self, run_id: int) -> tuple[int, int, int] | None:
+        """(epoch, step, 1 if an epoch end) of the run's furthest point, or None without points."""
+        with self._read() as c:
+            row = c.execute(
+                "SELECT epoch, step, kind = 'epoch' FROM points WHERE run_id = ? "
+                "ORDER BY epoch DESC, step DESC, kind = 'epoch' DESC LIMIT 1",
+                (run_id,),
+            ).fetchone()
+        return (int(row[0]), int(row[1]), int(row[2])) if row else None
+
     def drop_points_after(self, run_id: int, epochs_kept: int) -> int:
         """Delete the points of epochs after `epochs_kept` (a resume retrains them) and recompute the
         run's epoch summary from what is left. Returns how many points were removed."""
