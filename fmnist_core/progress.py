@@ -62,8 +62,8 @@ def run_progress(
     fraction = min(1.0, progress / epochs)
     if last["kind"] == "epoch":
         epoch, step = int(last["epoch"]), steps
-    else:
-        epoch, step = int(last["epoch"]), int(last["step"])
+    else:  # points stored before the step bound could say 341/313: never show more than the epoch has
+        epoch, step = int(last["epoch"]), min(int(last["step"]), steps)
     # Rate from the first point on, so model building and the first compile don't skew it.
     t0 = float(points["time"].iloc[0])
     p0 = float(points["progress"].iloc[0])
