@@ -16,6 +16,7 @@ import streamlit as st
 from fmnist_core import charts, compare
 from fmnist_core.forms import NumberField
 from fmnist_core.models import OPTIMIZERS, PRESET_INFO, PRESETS
+from fmnist_core.store import QueueFull
 from fmnist_core.text import md_escape
 from fmnist_core.training import TrainConfig
 from pages._shared import get_runner, get_store
@@ -280,7 +281,13 @@ def start_ui(spec: compare.StudySpec | None, name: str) -> None:
         disabled=spec is None,
         icon=":material/play_arrow:",
     ):
-        study_id, counts = compare.schedule_study(get_runner(), spec, name=name.strip(), study_id=start_id)
+        try:
+            study_id, counts = compare.schedule_study(
+                get_runner(), spec, name=name.strip(), study_id=start_id
+            )
+        except QueueFull as exc:  # the server's queue limit; runs queued before it stay queued
+            st.warning(f"{md_escape(exc)} Runs queued before the limit was reached keep their place.")
+            return
         st.session_state.pop("compare_start_id", None)
         st.session_state["compare_pending_study"] = study_id
         st.session_state["compare_started"] = (study_id, counts)

@@ -11,7 +11,6 @@ refused (Start is disabled and the field says its range), never silently replace
 from __future__ import annotations
 
 import os
-import time
 import uuid
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from fmnist_core.data import CLASS_NAMES
 from fmnist_core.history import history_table
 from fmnist_core.models import ACTIVATIONS, OPTIMIZERS, PRESET_INFO, PRESETS, describe, param_count
 from fmnist_core.progress import format_seconds, n_train_images, run_progress
-from fmnist_core.store import ACTIVE, Run
+from fmnist_core.store import ACTIVE, QueueFull, Run
 from fmnist_core.text import md_escape
 from pages._shared import dataset_or_stop, get_runner, get_store, show_error
 
@@ -260,7 +259,10 @@ def start_run(config) -> None:
     else:
         try:
             run_id, created = runner.submit_once(config, label=_label())
-        except Exception as exc:  # a full queue or a read-only store: say so, keep the form
+        except QueueFull as exc:  # the server's queue limit: the message says what to do
+            st.warning(md_escape(exc))
+            return
+        except Exception as exc:  # a read-only store, say: a sentence and an id, the details in the log
             show_error("The run could not be queued.", exc)
             return
         st.session_state["train_run_id"] = run_id
@@ -371,7 +373,7 @@ def live_view(run_id: int, seen_status: str) -> None:
         st.rerun()  # started or ended: redraw the whole page (history, results; polling stops when done)
     render_header(run)
     points = store.points(run_id)
-    stopping = bool(run.stop_requested) or st.session_state.get("train_stopping") == run_id
+    stopping = run.stopping or st.session_state.get("train_stopping") == run_id
     if run.status == "queued":
         pos = store.queue_position(run_id)
         st.info(
@@ -395,13 +397,8 @@ def live_view(run_id: int, seen_status: str) -> None:
 
 
 def _awaiting_test(run: Run | None) -> bool:
-    # The worker marks a run ended first (so Stop is quick), then evaluates it on the test set.
-    return (
-        run is not None
-        and run.status in ("finished", "stopped")
-        and run.test_accuracy is None
-        and time.time() - (run.finished or 0) < TEST_EVAL_WAIT_SECONDS
-    )
+    # The worker marks a stopped run ended at once (so Stop is quick), then saves it and tests it.
+    return run is not None and bool(getattr(run, "finalizing", 0))
 
 
 @st.fragment(run_every=1.0)
@@ -409,7 +406,7 @@ def await_test_results(run_id: int) -> None:
     """A stopped or finished run is evaluated on the test set after it ends: show that, then redraw."""
     if not _awaiting_test(get_store().get_run(run_id)):
         st.rerun()
-    st.caption(":material/hourglass_top: Evaluating on the 10,000 test images…")
+    st.caption(":material/hourglass_top: Saving the model and evaluating it on the 10,000 test images…")
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -432,7 +429,15 @@ def render_results(run: Run) -> None:
     if run.status == "failed":
         st.error(f"Training failed: {md_escape(run.error or 'no reason recorded')}")
     elif run.status == "interrupted":
-        st.warning(f"Interrupted: {md_escape(run.error or '')}. Everything it logged is kept below.")
+        st.warning(
+            f"Interrupted: {md_escape(run.error or '')}. Everything it logged is kept below; Resume continues "
+            "it from its last completed epoch, under the same run number."
+        )
+        if st.button("Resume", icon=":material/play_arrow:", key=f"train_resume_{run.id}", type="primary"):
+            ok, message = get_runner().resume(run.id)
+            (st.toast if ok else st.warning)(md_escape(message))
+            if ok:
+                st.rerun()
     elif run.status == "stopped" and run.error:
         st.info(f"Stopped: {md_escape(run.error)}.")
     if _awaiting_test(run):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -169,7 +170,9 @@ def test_out_of_range_numbers_disable_start_and_never_train(fmnist_home, key, va
 
 def test_a_label_with_html_is_shown_as_text(fmnist_home):
     store = RunStore(fmnist_home)
-    rid = finished_run(store, TrainConfig(epochs=1), label='<img src=x onerror="alert(1)"> **bold** [a](http://x)')
+    rid = finished_run(
+        store, TrainConfig(epochs=1), label='<img src=x onerror="alert(1)"> **bold** [a](http://x)'
+    )
     at = open_train(run=str(rid))
     shown = " ".join(c.value for c in at.caption)
     assert "&lt;img" in shown and "\\*\\*bold" in shown and "\\[a\\]" in shown
@@ -190,3 +193,30 @@ def test_moving_the_validation_share_keeps_all_images_valid(fmnist_home):
     at.slider(key="train_val_fraction").set_value(0.3).run()
     assert at.number_input(key="train_subset").value == 42000
     assert not start_button(at).disabled
+
+
+def test_an_interrupted_run_offers_resume_and_requeues_under_its_id(fmnist_home, monkeypatch):
+    from fmnist_core.jobs import JobRunner
+
+    monkeypatch.setattr(JobRunner, "ensure_workers", lambda self: 0)  # stays queued: no training here
+    store = RunStore(fmnist_home)
+    rid = store.create_run(TrainConfig(epochs=3, train_subset=1000))
+    store.finish_run(rid, status="interrupted", error="the app stopped")
+    at = open_train(run=str(rid))
+    assert any("Interrupted" in w.value for w in at.warning)
+    at.button(key=f"train_resume_{rid}").click().run()
+    assert not at.exception, at.exception
+    assert store.get_run(rid).status == "queued"
+    assert len(store.runs()) == 1  # the same run, not a new one
+
+
+def test_a_stopped_run_being_saved_says_so(fmnist_home):
+    store = RunStore(fmnist_home)
+    rid = store.create_run(TrainConfig(epochs=3, train_subset=1000))
+    store.finish_run(rid, status="stopped", epochs_done=1)
+    # as a live worker leaves it while it saves and tests (this process stands in for the worker)
+    store.set_fields(rid, finalizing=1, worker_pid=os.getpid())
+    at = open_train(run=str(rid))
+    assert any("Saving the model and evaluating" in c.value for c in at.caption), [
+        c.value for c in at.caption
+    ]
