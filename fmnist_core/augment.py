@@ -5,10 +5,10 @@ shuffles indices, gathers each batch from the prepared arrays (no second copy of
 and transforms the batch in TensorFlow. Kinds (`TrainConfig.augment`):
 
 * "flip"   – horizontal flips only (a garment is still that garment mirrored; shoes then face both ways);
-* "sketch" – flips, small affine jitter (rotation, scale, aspect, shift), and per image one of: the
-  plain image, a binarised silhouette at a random threshold and fill level (optionally with a bright
-  rim, as `fill_outlines` leaves a filled outline), or an outline only, at the stroke widths of the
-  Sketch page's brushes once scaled to 28 px.
+* "sketch" – flips, and per image one of: the plain image (50%), a binarised silhouette at a random
+  threshold and fill level (optionally with a bright rim, as `fill_outlines` leaves a filled outline),
+  or an outline only, at the stroke widths of the Sketch page's brushes once scaled to 28 px; the
+  silhouettes and outlines also get small affine jitter (rotation, scale, aspect, shift).
 
 Same seed, same batches (stateless random ops seeded per batch from `tf.data.Dataset.random`, which
 draws new numbers every epoch). Importing this module does not import TensorFlow.
@@ -43,11 +43,12 @@ class SketchParams:
     """How "sketch" augmentation draws its random choices. Out-of-range values raise ValueError."""
 
     flip: float = 0.5  # probability of a horizontal flip
-    plain: float = 0.3  # fraction of images left as photos (the rest: silhouettes and outlines)
-    outline: float = 0.35  # fraction turned into outlines (silhouettes get 1 - plain - outline)
+    plain: float = 0.5  # fraction of images left as photos (the rest: silhouettes and outlines)
+    outline: float = 0.2  # fraction turned into outlines (silhouettes get 1 - plain - outline)
     threshold: tuple[float, float] = (0.05, 0.45)  # binarisation threshold, of the image's peak
     fill_level: tuple[float, float] = (0.55, 1.0)  # silhouette interior level (the canvas' fill is 0.7)
-    rim: float = 0.5  # probability that a silhouette keeps a bright rim (a filled outline)
+    rim: float = 0.6  # probability that a silhouette keeps a bright rim (a filled outline)
+    inner: float = 0.5  # probability that a silhouette shows the item's strong inner edges
     # Stroke width in 28-px pixels: a 4-48 px brush on a 336-px canvas, a drawing ~250 px across.
     stroke: tuple[float, float] = (0.5, 3.0)
     rotation: float = 8.0  # max degrees either way
@@ -69,7 +70,7 @@ def params_problems(p: SketchParams) -> list[str]:
         if not (lo <= a <= b <= hi):
             out.append(f"{name} must be a range within [{lo:g}, {hi:g}] (got {a:g}-{b:g})")
 
-    for name in ("flip", "plain", "outline", "rim"):
+    for name in ("flip", "plain", "outline", "rim", "inner"):
         v = getattr(p, name)
         if not 0.0 <= v <= 1.0:
             out.append(f"{name} must be a probability from 0 to 1 (got {v:g})")
@@ -139,16 +140,30 @@ def _peak_normalise(tf, x):
 
 def silhouette(tf, x, seed, params: SketchParams):
     """Binarise at a random threshold (of each image's peak), fill at a random level, sometimes with a
-    1-px bright rim: what a filled drawing (or a filled outline) looks like after framing."""
+    bright rim 1-3 px wide: what a filled drawing (or a filled outline: brush-wide stroke, interior at
+    0.7) looks like after framing."""
     b = tf.shape(x)[0]
     x = _peak_normalise(tf, x)
     thr = _uniform(tf, [b, 1, 1, 1], seed, 7, *params.threshold)
     mask = tf.cast(x > thr, tf.float32)
     level = _uniform(tf, [b, 1, 1, 1], seed, 8, *params.fill_level)
-    eroded = -tf.nn.max_pool2d(-mask, ksize=3, strides=1, padding="SAME")
-    rim = mask - eroded
+    m = tf.transpose(mask, [3, 1, 2, 0])  # (1, 28, 28, B): pooling is vectorised over channels
+    rims, eroded = [], m
+    for _ in range(3):
+        eroded = -tf.nn.max_pool2d(-eroded, ksize=3, strides=1, padding="SAME")
+        rims.append(m - eroded)
+    rims = tf.transpose(tf.concat(rims, axis=0), [3, 1, 2, 0])  # (B, 28, 28, 3): rims 1, 2, 3 px wide
+    width = tf.cast(_uniform(tf, [b], seed, 13, 0.0, 3.0), tf.int32)
+    rim = tf.reduce_sum(rims * tf.reshape(tf.one_hot(width, 3), [-1, 1, 1, 3]), axis=3, keepdims=True)
     with_rim = tf.cast(_uniform(tf, [b, 1, 1, 1], seed, 9) < params.rim, tf.float32)
-    return mask * level + with_rim * rim * (1.0 - level)
+    out = mask * level + with_rim * rim * (1.0 - level)
+    # Sometimes the item's inner lines too (a coat's opening, a collar, a sole), drawn at full
+    # strength as people draw them: strong edges of the photo inside the silhouette.
+    grad = tf.norm(tf.image.sobel_edges(x), axis=-1)  # (B, 28, 28, 1)
+    edge_thr = _uniform(tf, [b, 1, 1, 1], seed, 14, 0.8, 1.6)
+    inner = tf.cast(grad > edge_thr, tf.float32) * (mask - rim)
+    with_inner = tf.cast(_uniform(tf, [b, 1, 1, 1], seed, 15) < params.inner, tf.float32)
+    return tf.maximum(out, with_inner * inner)
 
 
 def outline(tf, x, seed, params: SketchParams):
@@ -192,8 +207,10 @@ def augment_batch(x: tf.Tensor, seed: tf.Tensor, *, kind: str, params: SketchPar
     b = tf.shape(x)[0]
     u = tf.reshape(_uniform(tf, [b], seed, 12), [-1, 1, 1, 1])
     sil, out = silhouette(tf, x, seed, params), outline(tf, x, seed, params)
-    x = tf.where(u < params.plain, x, tf.where(u < params.plain + params.outline, out, sil))
-    return tf.clip_by_value(affine(tf, x, seed, params), 0.0, 1.0)
+    drawn = tf.where(u < params.plain + params.outline, out, sil)
+    # Photos stay photos (flipped at most): the test images are photos, and jitter there costs accuracy.
+    drawn = tf.clip_by_value(affine(tf, drawn, seed, params), 0.0, 1.0)
+    return tf.where(u < params.plain, x, drawn)
 
 
 def training_dataset(

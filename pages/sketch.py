@@ -43,7 +43,7 @@ BACKGROUNDS = {
 INVERT = {"auto": None, "light": True, "dark": False}
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif"]
 N_SIMILAR = 8
-THUMB_ZOOM = 4  # similar images shown at 112 px, upscaled without blur
+THUMB_ZOOM = 3  # similar images shown at 84 px (8 fit a row at 1280 px), upscaled without blur
 DRAW_PROMPT = "Draw a garment on the black canvas: a trouser, a shoe, a bag… The model answers as you draw."
 HINT = (
     "**Tip:** the data's items are *filled* silhouettes, large and centred, and its shoes face left; "
@@ -67,7 +67,9 @@ def similarity_bank(source: str, _x_test: np.ndarray) -> np.ndarray:
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def prepare_upload(digest: str, background: str, fill: bool, _data: bytes) -> tuple[np.ndarray | None, str]:
+def prepare_upload(
+    digest: str, background: str, fill: bool | str, _data: bytes
+) -> tuple[np.ndarray | None, str]:
     """Upload bytes -> ((28, 28) input, "") or (None, message). Keyed on the bytes' SHA-256, never the
     bytes or arrays themselves."""
     try:
@@ -162,7 +164,7 @@ def default_model_ui(start_requested: bool, have_models: bool) -> None:
         with st.container(border=True):
             st.markdown(
                 f"**Training the sketch model (run #{active.id})**: a small CNN that learned from "
-                "silhouettes, outlines and mirrored items, about 2 minutes. You can draw meanwhile; "
+                "silhouettes, outlines and mirrored items, 2-3 minutes. You can draw meanwhile; "
                 "the page switches to it when it is done."
             )
             default_model_progress(active.id)
@@ -172,7 +174,7 @@ def default_model_ui(start_requested: bool, have_models: bool) -> None:
     with st.container(border=True):
         st.markdown(
             "**No trained model yet.** Train the sketch model here (a small CNN that knows drawings: "
-            "about 2 minutes), or any model on the **Train** page."
+            "2-3 minutes), or any model on the **Train** page."
         )
         last = st.session_state.get("sketch_default_run")
         failed = store.get_run(last) if last is not None else None
@@ -212,12 +214,13 @@ def canvas_ui(fill: bool) -> tuple[np.ndarray | None, str, bool]:
         return_image_data=True,
         key="sketch_canvas",
     )
-    # The tools sit below the canvas: above it, the canvas' own toolbar covered the brush slider.
+    # The tools sit below the canvas: the canvas' own toolbar floats above its top edge, where it
+    # covered the brush slider.
     c1, c2 = st.columns(2)
     mode = c1.selectbox("Tool", list(MODES), format_func=MODES.get, key="sketch_mode")
     c2.slider("Brush size", 4, 48, 22, 2, key="sketch_brush")
     st.caption(
-        "Under the canvas: undo, redo, edit and the bin to clear. "
+        "The canvas' toolbar (top right): undo, redo, edit and the bin to clear. "
         + ("Polygon: click the corners, then the first corner again. " if mode == "polygon" else "")
         + HINT
     )
@@ -270,7 +273,9 @@ def upload_ui(fill: bool) -> tuple[np.ndarray | None, str, bool]:
             return None, "", False
         return None, "Upload a photo or drawing of a single item, ideally on a plain background.", False
     data = uploaded.getvalue()  # only the bytes: the file name is never used
-    x28, message = prepare_upload(hashlib.sha256(data).hexdigest(), background, fill, data)
+    x28, message = prepare_upload(
+        hashlib.sha256(data).hexdigest(), background, "auto" if fill else False, data
+    )
     if x28 is None:
         st.session_state["sketch_upload_error"] = message
         st.session_state["sketch_upload_nonce"] = nonce + 1  # drop the rejected file from the uploader

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.e2e
 
 CANVAS = "[data-testid=stBidiComponentIsolated] canvas.upper-canvas"
 SCREENSHOT = ROOT / "docs" / "sketch.png"
-ANSWER = re.compile(r"^.+ · \d+%$")
+ANSWER = re.compile(r"^(.+ · \d+%|Not a garment I know)$")
 # The z data of the "What the model sees" chart, as a string (Plotly keeps it on the graph div).
 INPUT_CHART_Z = """() => { const gd = [...document.querySelectorAll('.js-plotly-plot')]
     .find(g => (g.querySelector('.gtitle')?.textContent || '').startsWith('What the model sees'));
@@ -124,3 +124,51 @@ def test_draw_and_classify_then_a_corrupt_upload(streamlit_server, page, trained
     expect(page.get_by_text(re.compile("corrupt or truncated|not an image"))).to_be_visible(timeout=30_000)
     expect(page.locator('[data-testid="stException"]')).to_have_count(0)
     assert not page.page_errors, page.page_errors
+
+
+# A right-facing ankle boot as one closed outline (auto-filled by the page), in fractions of the canvas:
+# shaft on the left, toe pointing right (the data's shoes face left).
+BOOT_RIGHT = [
+    (0.22, 0.1), (0.5, 0.1), (0.52, 0.48), (0.72, 0.56), (0.88, 0.62), (0.92, 0.72),
+    (0.92, 0.88), (0.2, 0.88), (0.21, 0.5), (0.22, 0.1),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def fresh_server(tmp_path_factory):
+    """A server on an empty store that queues the default sketch model by itself, as `make run` does."""
+    from tests.conftest import StreamlitServer
+
+    server = StreamlitServer(
+        home=tmp_path_factory.mktemp("fresh_home"), env={"FMNIST_AUTO_SKETCH_MODEL": "1"}
+    ).start()
+    yield server
+    server.stop()
+
+
+def test_a_right_facing_boot_is_an_ankle_boot_from_the_automatic_default_model(fresh_server, page):
+    from fmnist_core.sketch.default import DEFAULT_LABEL
+
+    page.set_viewport_size({"width": 1280, "height": 720})
+    t0 = time.perf_counter()
+    page.goto(f"{fresh_server.url}/sketch")
+    wait_for_app(page)
+    # No click anywhere: the server queued the default model, the page shows it training ...
+    expect(page.get_by_text(re.compile(r"Training the sketch model \(run #\d+\)"))).to_be_visible(
+        timeout=60_000
+    )
+    assert not page.get_by_role("button", name="Train the sketch model").count()
+    # ... and switches to it when it is done (the default model trains in about 1-3 minutes here).
+    expect(page.get_by_role("combobox", name="Model")).to_have_value(
+        re.compile(rf"^Run #\d+ · {re.escape(DEFAULT_LABEL)}"), timeout=400_000
+    )
+    print(f"\nfresh server -> default model ready: {time.perf_counter() - t0:.0f} s")
+    wait_for_app(page)
+    assert_no_errors(page)
+
+    canvas = page.locator(CANVAS)
+    expect(canvas).to_be_visible(timeout=30_000)
+    stroke(page, canvas.bounding_box(), BOOT_RIGHT, steps=8)
+    expect(answer(page)).to_have_text(re.compile(r"^Ankle boot · \d+%$"), timeout=30_000)
+    expect(page.get_by_text("your closed outline was filled")).to_be_visible()
+    assert_no_errors(page)

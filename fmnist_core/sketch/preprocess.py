@@ -352,15 +352,20 @@ def canvas_input(
     return frame_like_fashion_mnist(inten, trim=CANVAS_TRIM), filled
 
 
-def preprocess_image(image: Image.Image, *, invert: bool | None = None, fill: bool = False) -> np.ndarray:
+def preprocess_image(
+    image: Image.Image, *, invert: bool | None = None, fill: bool | str = False
+) -> np.ndarray:
     """An uploaded photo or drawing (from `load_upload`) -> (28, 28) float32 model input in [0, 1].
 
     `invert=None` inverts when the border is light (a product photo on white); True/False overrides.
+    `fill`: False, True, or "auto" (only a drawing that is a closed outline is filled).
     Raises EmptyCanvasError if no item stands out from the background.
     """
     inten = image_intensity(image, invert=invert)
     _check_not_empty(inten, what="image")
-    if fill:
+    if fill == "auto":
+        inten, _ = fill_if_outline(inten)
+    elif fill:
         inten = fill_outlines(inten)
     return frame_like_fashion_mnist(inten, trim=PHOTO_TRIM)
 
