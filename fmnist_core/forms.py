@@ -177,6 +177,30 @@ URL_KEYS = (
     "train_subset",
     "train_augment",
 )
+# The short names links use (`/train?model=cnn_fast&epochs=3`); the widget keys are accepted too.
+URL_NAMES = {
+    "train_preset": "model",
+    "train_optimizer": "optimizer",
+    "train_lr": "lr",
+    "train_epochs": "epochs",
+    "train_batch": "batch",
+    "train_seed": "seed",
+    "train_val_fraction": "val",
+    "train_subset": "subset",
+    "train_augment": "augment",
+}
+MAX_PARAM_CHARS = 200  # a longer value is not a setting: ignored with a note
+
+
+def link_params(params: Mapping[str, Any]) -> dict[str, str]:
+    """The form's parameters in a URL's query, by widget key, from short names or widget keys."""
+    out = {}
+    for key in URL_KEYS:
+        for name in (URL_NAMES[key], key):
+            if name in params and params[name] is not None:
+                out[key] = str(params[name])
+                break
+    return out
 
 
 def state_to_query(state: Mapping[str, Any]) -> dict[str, str]:
@@ -191,24 +215,30 @@ def state_to_query(state: Mapping[str, Any]) -> dict[str, str]:
             n_split = n_train_images({"val_fraction": _float(state.get("train_val_fraction"), 0.2)})
             if _float(value, n_split) >= n_split:
                 continue
-        if value is not None and value != base.get(key):
-            out[key] = f"{value:g}" if isinstance(value, float) else str(value)
+        own_lr = key == "train_lr"  # an own rate is named even when it equals the default's value
+        if value is not None and (own_lr or value != base.get(key)):
+            out[URL_NAMES[key]] = f"{value:g}" if isinstance(value, float) else str(value)
     return out
 
 
 def query_to_state(params: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
-    """Form values from query parameters, and what was ignored (unknown names, unreadable values).
+    """Form values from query parameters (short names or widget keys), and what was ignored (unreadable
+    values, by short name).
 
     Numbers out of range are kept: the form shows them with their valid range and refuses to train.
     Presets and optimizers are accepted by short name (`cnn_fast`) or by their label.
     """
     state: dict[str, Any] = {}
     ignored: list[str] = []
+    found = link_params(params)
     for key in URL_KEYS:
-        raw = params.get(key)
+        raw = found.get(key)
         if raw is None:
             continue
-        raw = str(raw).strip()
+        raw = raw.strip()
+        if len(raw) > MAX_PARAM_CHARS:
+            ignored.append(key)
+            continue
         if key == "train_preset":
             by_label = {info["label"]: name for name, info in PRESET_INFO.items()}
             name = raw if raw in PRESETS or raw == CUSTOM else by_label.get(raw)
@@ -248,6 +278,7 @@ def query_to_state(params: Mapping[str, str]) -> tuple[dict[str, Any], list[str]
                 ignored.append(key)
             else:
                 state[key] = value
+    ignored = [URL_NAMES[k] for k in ignored]
     if "train_val_fraction" in state and "train_subset" not in state:  # no subset in the link: all images
         state["train_subset"] = n_train_images({"val_fraction": _float(state["train_val_fraction"], 0.2)})
     return state, ignored

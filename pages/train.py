@@ -72,14 +72,25 @@ def follow_link() -> None:
         else:
             st.session_state["train_run_id"] = run.id
             show_setup_of(run)
-    state, ignored = forms.query_to_state({k: params.get(k) for k in forms.URL_KEYS if k in params})
+    state, ignored = forms.query_to_state({k: params.get(k) for k in params})
     _apply_form(state)
     if ignored:
         st.session_state["train_notice"] = (
-            "Some settings in this link could not be read and were left at their defaults: "
-            + ", ".join(k.removeprefix("train_") for k in ignored)
+            "Some settings in this link could not be read and were left as they were: "
+            + ", ".join(ignored)
             + "."
         )
+    if state and "run" not in params:  # a set-up link: open the identical finished run if there is one
+        try:
+            same = get_store().find_finished(forms.config_from_state(st.session_state).key())
+        except ValueError:
+            same = None
+        st.session_state["train_run_id"] = None  # not "the newest run", whose set-up would replace the link's
+        if same is not None:
+            st.session_state["train_run_id"] = same.id
+            st.session_state["train_notice"] = (
+                f"Run #{same.id} already trained this set-up: here it is. Tick “Train again” to repeat it."
+            )
 
 
 def show_setup_of(run: Run) -> None:
@@ -97,7 +108,7 @@ def sync_url(run_id: int | None) -> None:
     wanted = forms.state_to_query(st.session_state)
     if run_id is not None:
         wanted["run"] = str(run_id)
-    for key in ("run", *forms.URL_KEYS):
+    for key in ("run", *forms.URL_KEYS, *forms.URL_NAMES.values()):
         if key in wanted:
             if st.query_params.get(key) != wanted[key]:
                 st.query_params[key] = wanted[key]

@@ -115,7 +115,7 @@ def test_query_accepts_labels_and_ignores_garbage():
         }
     )
     assert state == {"train_preset": "cnn_fast", "train_optimizer": "rmsprop"}
-    assert sorted(ignored) == ["train_batch", "train_epochs"]
+    assert sorted(ignored) == ["batch", "epochs"]
 
 
 def test_md_escape_makes_markup_inert():
@@ -133,3 +133,43 @@ def test_subset_follows_the_split_when_it_meant_all_images():
     assert forms.follow_split(state, 0.2) == 5000  # a chosen subset is kept
     state = {**forms.default_state(), "train_val_fraction": 0.1, "train_subset": 42000}
     assert forms.follow_split(state, 0.3) == 54000
+
+
+def test_the_issue_link_fills_the_whole_form():
+    query = {
+        "model": "lab_mlp",
+        "optimizer": "rmsprop",
+        "lr": "0.001",
+        "epochs": "10",
+        "batch": "64",
+        "seed": "3",
+        "subset": "48000",
+    }
+    state, ignored = forms.query_to_state(query)
+    assert not ignored
+    config = forms.config_from_state({**forms.default_state(), **state})
+    assert config == TrainConfig(optimizer="rmsprop", learning_rate=0.001, seed=3)
+    # and back: the form's link names only what differs from the lab's defaults
+    assert forms.state_to_query({**forms.default_state(), **state}) == {
+        "optimizer": "rmsprop",
+        "lr": "0.001",
+        "seed": "3",
+    }
+
+
+@pytest.mark.parametrize(
+    "query,ignored,kept",
+    [
+        ({"optimizer": "adamax"}, ["optimizer"], {}),
+        ({"epochs": "-1"}, [], {"train_epochs": -1}),  # kept: the form shows it with its range
+        ({"batch": "abc"}, ["batch"], {}),
+        ({"seed": "1e99"}, ["seed"], {}),
+        ({"model": "x" * 10_000}, ["model"], {}),
+        ({"epochs": "9" * 10_000}, ["epochs"], {}),
+        ({"train_epochs": "4"}, [], {"train_epochs": 4}),  # the widget keys still work
+    ],
+)
+def test_bad_link_values_are_ignored_or_refused_visibly(query, ignored, kept):
+    state, got = forms.query_to_state(query)
+    assert got == ignored
+    assert state == kept

@@ -140,7 +140,7 @@ def test_presets_in_the_url_use_short_names(fmnist_home):
     at = open_train(train_preset="cnn_fast", train_epochs="4")
     assert at.selectbox(key="train_preset").value == "cnn_fast"
     assert at.number_input(key="train_epochs").value == 4
-    at = open_train(train_preset="no_such_model")
+    at = open_train(model="no_such_model")
     assert at.selectbox(key="train_preset").value == "lab_mlp"
     assert any("could not be read" in i.value for i in at.info)
 
@@ -220,3 +220,15 @@ def test_a_stopped_run_being_saved_says_so(fmnist_home):
     assert any("Saving the model and evaluating" in c.value for c in at.caption), [
         c.value for c in at.caption
     ]
+
+
+def test_a_set_up_link_opens_the_identical_finished_run(fmnist_home):
+    store = RunStore(fmnist_home)
+    rid = finished_run(store, TrainConfig(optimizer="rmsprop", seed=3))
+    finished_run(store, TrainConfig(epochs=1))  # newer, but not what the link describes
+    at = open_train(model="lab_mlp", optimizer="rmsprop", lr="0.001", seed="3")
+    # lr 0.001 given explicitly is a different config from "Keras' default" (None): no match, form filled
+    assert at.selectbox(key="train_optimizer").value == "rmsprop"
+    at = open_train(optimizer="rmsprop", seed="3")
+    assert any(f"Run #{rid}" in m.value for m in at.markdown)
+    assert any("already trained this set-up" in i.value for i in at.info)
