@@ -54,11 +54,32 @@ HINT = (
 # ------------------------------------------------------------------------------------ cached core calls
 
 
+def lighten_keras_clear_session() -> None:
+    """Streamlit calls `keras.backend.clear_session()` after every script run, fragment runs included;
+    its default `gc.collect()` over the whole server heap took 0.3-1 s here while holding the GIL, so the
+    next stroke's answer (and the images of this one) waited behind it. Keep the reset, skip the full
+    collection (Python's own incremental GC still runs). Only this server process is affected: training
+    runs in worker processes."""
+    import keras
+
+    current = keras.backend.clear_session
+    if getattr(current, "_without_gc", False):
+        return
+
+    def clear_session(free_memory: bool = True) -> None:
+        current(free_memory=False)
+
+    clear_session._without_gc = True  # type: ignore[attr-defined]
+    keras.backend.clear_session = clear_session
+
+
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)
 def load_model(home: str, run_id: int, mtime: float):
     """A stored model, held across reruns and sessions; keyed by run id and file mtime so a
     retrained file is reloaded. Raises ModelLoadError (not cached)."""
-    return models_io.load_stored_model(get_store(), run_id)
+    model = models_io.load_stored_model(get_store(), run_id)
+    lighten_keras_clear_session()
+    return model
 
 
 @st.cache_resource(show_spinner="Indexing the 10,000 test images…")
@@ -315,10 +336,7 @@ def render_answer(answer: sketch.Answer) -> None:
     best, runner_up = int(order[0]), int(order[1])
     if answer.garment:
         st.markdown(f"## {CLASS_NAMES[best]} · {probs[best]:.0%}")
-        st.caption(
-            f"Runner-up: {CLASS_NAMES[runner_up]} ({probs[runner_up]:.0%})"
-            + (" · your closed outline was filled, as the data's items are." if answer.filled else "")
-        )
+        st.caption(f"Runner-up: {CLASS_NAMES[runner_up]} ({probs[runner_up]:.0%})")
     else:
         st.markdown("## Not a garment I know")
         st.caption(
@@ -341,14 +359,17 @@ def explanation(run_id: int, mtime: float, digest: str, _model, _x28: np.ndarray
     return sketch.saliency_map(_model, _x28), "Saliency: what drove it"
 
 
-def render_views(model, run: Run | None, mtime: float, x28: np.ndarray) -> None:
+def render_views(model, run: Run | None, mtime: float, x28: np.ndarray, *, filled: bool = False) -> None:
     c1, c2 = st.columns(2)
+    # A chart, not st.image: its data travels with the answer, where an image is fetched afterwards.
     c1.plotly_chart(
         figure("input", "What the model sees (28×28)", x28),
         width="stretch",
         key="sketch_input_chart",
         config={"displayModeBar": False},
     )
+    if filled:
+        c1.caption("Your closed outline was filled, as the data's items are.")
     if model is None or run is None:
         return
     explain = c2.toggle(
@@ -378,6 +399,56 @@ def render_similar(data: FashionMNIST, idx: np.ndarray) -> None:
     )
 
 
+@st.fragment
+def workbench(model, run: Run | None, mtime: float, have_models: bool) -> None:
+    """Input on the left, the answer on the right, similar images below. A fragment: a stroke reruns
+    only this part (not the navigation, the model picker or the store queries), which keeps mouse-up to
+    answer short."""
+    left, right = st.columns([5, 6], gap="large")
+    with left:
+        source = st.segmented_control(
+            "Input",
+            list(SOURCES),
+            default="draw",
+            required=True,
+            format_func=SOURCES.get,
+            key="sketch_source",
+            label_visibility="collapsed",
+        )
+        fill = st.checkbox(
+            "Fill closed outlines",
+            value=True,
+            key="sketch_fill",
+            help="Items in the data are filled silhouettes: a drawing that is a closed outline is filled "
+            "(filled drawings and open strokes are left as they are).",
+        )
+        x28, message, filled = (upload_ui if source == "upload" else canvas_ui)(fill)
+        if source == "upload":
+            st.caption(HINT)
+
+    answer = None
+    with right:
+        if x28 is None:
+            if message:
+                st.info(message, icon=":material/draw:")
+        else:
+            if model is not None:
+                bank = similarity_bank(data.source, data.x_test)
+                answer = sketch.answer_for(model, x28, bank, k=N_SIMILAR, filled=filled)
+                render_answer(answer)
+            elif not have_models:
+                st.info("The sketch model is on its way (above): then you see what it makes of your drawing.")
+            render_views(model, run, mtime, x28, filled=filled)
+
+    if x28 is not None:
+        idx = (
+            answer.nearest
+            if answer is not None
+            else sketch.similar_images(x28, similarity_bank(data.source, data.x_test), k=N_SIMILAR)
+        )
+        render_similar(data, idx)
+
+
 # --------------------------------------------------------------------------------------------- page
 
 data = dataset_or_stop()
@@ -403,46 +474,4 @@ if models:
     except (models_io.ModelLoadError, OSError) as exc:
         st.error(str(exc), icon=":material/error:")
 
-left, right = st.columns([5, 6], gap="large")
-with left:
-    source = st.segmented_control(
-        "Input",
-        list(SOURCES),
-        default="draw",
-        required=True,
-        format_func=SOURCES.get,
-        key="sketch_source",
-        label_visibility="collapsed",
-    )
-    fill = st.checkbox(
-        "Fill closed outlines",
-        value=True,
-        key="sketch_fill",
-        help="Items in the data are filled silhouettes: a drawing that is a closed outline is filled "
-        "(filled drawings and open strokes are left as they are).",
-    )
-    x28, message, filled = (upload_ui if source == "upload" else canvas_ui)(fill)
-    if source == "upload":
-        st.caption(HINT)
-
-answer = None
-with right:
-    if x28 is None:
-        if message:
-            st.info(message, icon=":material/draw:")
-    else:
-        if model is not None:
-            bank = similarity_bank(data.source, data.x_test)
-            answer = sketch.answer_for(model, x28, bank, k=N_SIMILAR, filled=filled)
-            render_answer(answer)
-        elif not models:
-            st.info("The sketch model is on its way (above): then you see what it makes of your drawing.")
-        render_views(model, run, mtime, x28)
-
-if x28 is not None:
-    idx = (
-        answer.nearest
-        if answer is not None
-        else sketch.similar_images(x28, similarity_bank(data.source, data.x_test), k=N_SIMILAR)
-    )
-    render_similar(data, idx)
+workbench(model, run, mtime, bool(models))

@@ -170,5 +170,5 @@ def test_a_right_facing_boot_is_an_ankle_boot_from_the_automatic_default_model(f
     expect(canvas).to_be_visible(timeout=30_000)
     stroke(page, canvas.bounding_box(), BOOT_RIGHT, steps=8)
     expect(answer(page)).to_have_text(re.compile(r"^Ankle boot · \d+%$"), timeout=30_000)
-    expect(page.get_by_text("your closed outline was filled")).to_be_visible()
+    expect(page.get_by_text("Your closed outline was filled")).to_be_visible()
     assert_no_errors(page)
