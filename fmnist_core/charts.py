@@ -836,3 +836,77 @@ def leaderboard_bars(
     )
     fig.update_yaxes(autorange="reversed")
     return _style(fig, title=title, height=110 + 44 * max(len(df), 1), legend=False)
+
+
+# --------------------------------------------------------------------------------------------- inside the model
+
+
+def weight_images_figure(
+    images: np.ndarray, captions: Sequence[str], *, cols: int = 8, title: str = "", height: int | None = None
+) -> go.Figure:
+    """Weights as images in a diverging colour scale centred on 0 (red positive, blue negative, white 0),
+    one scale shared by every tile so that strong and weak units compare; hover gives the weight."""
+    images = np.asarray(images, dtype=np.float64)
+    if len(images) != len(captions):
+        raise ValueError(f"{len(images)} images but {len(captions)} captions")
+    fig = go.Figure()
+    cols = max(1, min(cols, len(images)))
+    h = images.shape[1]
+    mosaic_h, mosaic_w = _add_tiles(
+        fig, images, captions, cols=cols, coloraxis="coloraxis", caption_space=max(2, h // 4),
+        gap=max(1, h // 14), value_format="%{z:.3f}",
+    )
+    bound = float(np.nanmax(np.abs(images))) if images.size else 1.0
+    fig.update_layout(
+        coloraxis=dict(
+            colorscale="RdBu_r", cmin=-bound, cmax=bound, cmid=0,
+            colorbar=dict(title=dict(text="weight", side="right"), thickness=10),
+        )
+    )
+    _square_image_axes(fig)
+    fig.update_xaxes(visible=False, range=[-0.5, mosaic_w - 0.5])
+    fig.update_yaxes(visible=False, range=[mosaic_h - 0.5, -0.5])
+    auto = int(900 * mosaic_h / max(mosaic_w, 1)) + 30
+    return _style(fig, title=title, height=height or min(max(auto, 140), 900), legend=False)
+
+
+def feature_maps_figure(maps: np.ndarray, *, cols: int = 8, title: str = "", height: int | None = None) -> go.Figure:
+    """A conv layer's output channels for one image, each on its own scale (dark 0, bright strongest)."""
+    maps = np.asarray(maps, dtype=np.float64)
+    peak = maps.reshape(len(maps), -1).max(axis=1) if maps.size else np.zeros(0)
+    scaled = maps / np.where(peak > 0, peak, 1.0)[:, None, None]
+    captions = [f"ch. {i + 1}" for i in range(len(maps))]
+    fig = go.Figure()
+    cols = max(1, min(cols, len(maps)))
+    h = maps.shape[1] if maps.ndim == 3 else 28
+    mosaic_h, mosaic_w = _add_tiles(
+        fig, scaled, captions, cols=cols, coloraxis="coloraxis", caption_space=max(2, h // 4),
+        gap=max(1, h // 14), value_format="%{z:.2f} of the channel's peak",
+    )
+    fig.update_layout(coloraxis=dict(colorscale="Viridis", cmin=0, cmax=1, showscale=False))
+    _square_image_axes(fig)
+    fig.update_xaxes(visible=False, range=[-0.5, mosaic_w - 0.5])
+    fig.update_yaxes(visible=False, range=[mosaic_h - 0.5, -0.5])
+    auto = int(900 * mosaic_h / max(mosaic_w, 1)) + 30
+    return _style(fig, title=title, height=height or min(max(auto, 120), 700), legend=False)
+
+
+def per_class_accuracy_figure(
+    accuracy: np.ndarray, class_names: Sequence[str] = CLASS_NAMES, *, title: str = ""
+) -> go.Figure:
+    """Horizontal bars of the validation accuracy of each true class (recall), 0-100%."""
+    acc = np.asarray(accuracy, dtype=np.float64)
+    fig = go.Figure(
+        go.Bar(
+            x=acc,
+            y=list(class_names),
+            orientation="h",
+            marker_color=HIGHLIGHT,
+            text=[f"{a:.1%}" if np.isfinite(a) else "–" for a in acc],
+            textposition="outside",
+            hovertemplate="%{y}: %{x:.1%} of its validation images right<extra></extra>",
+        )
+    )
+    fig.update_xaxes(range=[0, 1.12], tickformat=".0%", title_text="validation accuracy of the class")
+    fig.update_yaxes(autorange="reversed")
+    return _style(fig, title=title, height=420, legend=False)

@@ -28,6 +28,7 @@ from fmnist_core.training import TrainConfig, TrainingDiverged
 log = logging.getLogger(__name__)
 WORKERS_ENV = "FMNIST_WORKERS"
 POLL_SECONDS = 0.3
+DEFAULT_BACKEND = "tensorflow"  # the app's own; workers for other backends start when a run needs one
 
 
 def default_workers() -> int:
@@ -255,9 +256,13 @@ def limit_cpu_share(*, nice: int | None = None, threads: int | None = None) -> N
         tf.config.threading.set_inter_op_parallelism_threads(threads)
 
 
-def worker_main(home: str, parent_pid: int, poll: float = POLL_SECONDS) -> None:
-    """Entry point of a worker process: claim queued runs from the store, one at a time, forever."""
+def worker_main(
+    home: str, parent_pid: int, poll: float = POLL_SECONDS, backend: str = DEFAULT_BACKEND
+) -> None:
+    """Entry point of a worker process: claim queued runs of `backend` from the store, one at a time,
+    forever. Keras fixes its backend when first imported, so this sets KERAS_BACKEND before that."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ["KERAS_BACKEND"] = backend
     quitting = threading.Event()
 
     def on_term(signum, frame):  # turn SIGTERM into a clean "interrupted" for the current run
@@ -271,8 +276,11 @@ def worker_main(home: str, parent_pid: int, poll: float = POLL_SECONDS) -> None:
         return quitting.is_set() or os.getppid() != parent_pid or not pid_alive(parent_pid)
 
     store = RunStore(home)
-    limit_cpu_share()
-    import keras  # noqa: F401  (import TensorFlow once, before the first job)
+    limit_cpu_share(threads=None if backend == "tensorflow" else 0)  # thread pools: TensorFlow's only
+    import keras  # (import the backend once, before the first job)
+
+    if keras.backend.backend() != backend:  # Keras was imported before KERAS_BACKEND could be set
+        raise SystemExit(f"worker for {backend} got Keras on {keras.backend.backend()}")
 
     cache: dict = {}
 
@@ -285,7 +293,7 @@ def worker_main(home: str, parent_pid: int, poll: float = POLL_SECONDS) -> None:
 
     try:
         while not parent_gone():
-            run = store.claim_next(os.getpid())
+            run = store.claim_next(os.getpid(), backend=backend)
             if run is None:
                 time.sleep(poll)  # idle: the store is the queue; nothing to block on across processes
                 continue
@@ -346,29 +354,43 @@ class JobRunner:
         return self._store
 
     def ensure_workers(self) -> int:
-        """Start workers up to the configured count; returns how many are alive."""
+        """Start workers up to the configured count for the default backend and for every backend a
+        queued run waits for (a worker per backend: Keras fixes it per process); returns how many are
+        alive."""
+        try:
+            wanted = {DEFAULT_BACKEND} | self.store.queued_backends()
+        except Exception:  # a busy store must not keep the default worker from starting
+            log.exception("could not read the queued runs' backends")
+            wanted = {DEFAULT_BACKEND}
         with self._lock:
             self._procs = [p for p in self._procs if p.poll() is None]
-            while len(self._procs) < self.n_workers:
-                # A fresh interpreter, not multiprocessing: "spawn" would re-import the parent's __main__,
-                # which under Streamlit is the page script itself.
-                log_file = open(self.home / "worker.log", "ab")  # noqa: SIM115 (owned by the child)
-                root = str(Path(__file__).resolve().parents[1])
-                env = {
-                    **os.environ,
-                    "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
-                }
-                p = subprocess.Popen(
-                    [sys.executable, "-m", "fmnist_core.jobs", str(self.home), str(os.getpid())],
-                    stdin=subprocess.DEVNULL,
-                    stdout=log_file,
-                    stderr=subprocess.STDOUT,
-                    env=env,
-                    cwd=root,
-                )
-                log_file.close()
-                self._procs.append(p)
+            for backend in sorted(wanted):
+                self._start_workers(backend)
             return len(self._procs)
+
+    def _start_workers(self, backend: str) -> None:
+        """Start workers for `backend` up to the configured count (holding the lock)."""
+        while sum(getattr(p, "backend", DEFAULT_BACKEND) == backend for p in self._procs) < self.n_workers:
+            # A fresh interpreter, not multiprocessing: "spawn" would re-import the parent's __main__,
+            # which under Streamlit is the page script itself.
+            log_file = open(self.home / "worker.log", "ab")  # noqa: SIM115 (owned by the child)
+            root = str(Path(__file__).resolve().parents[1])
+            env = {
+                **os.environ,
+                "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+                "KERAS_BACKEND": backend,
+            }
+            p = subprocess.Popen(
+                [sys.executable, "-m", "fmnist_core.jobs", str(self.home), str(os.getpid()), backend],
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=root,
+            )
+            log_file.close()
+            p.backend = backend  # type: ignore[attr-defined]
+            self._procs.append(p)
 
     def submit(
         self,
@@ -413,8 +435,13 @@ class JobRunner:
     def workers_alive(self) -> int:
         return sum(p.poll() is None for p in self._procs)
 
-    def worker_pids(self) -> list[int]:
-        return [p.pid for p in self._procs if p.poll() is None]
+    def worker_pids(self, backend: str | None = None) -> list[int]:
+        """Live workers' pids (of one backend's workers only, when given)."""
+        return [
+            p.pid
+            for p in self._procs
+            if p.poll() is None and (backend is None or getattr(p, "backend", DEFAULT_BACKEND) == backend)
+        ]
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop the workers (SIGTERM: a running run ends as interrupted, with its points kept)."""
@@ -430,6 +457,6 @@ class JobRunner:
         self._procs = []
 
 
-if __name__ == "__main__":  # the worker process: python -m fmnist_core.jobs HOME PARENT_PID
+if __name__ == "__main__":  # the worker process: python -m fmnist_core.jobs HOME PARENT_PID [BACKEND]
     logging.basicConfig(level=logging.INFO)
-    worker_main(sys.argv[1], int(sys.argv[2]))
+    worker_main(sys.argv[1], int(sys.argv[2]), backend=sys.argv[3] if len(sys.argv) > 3 else DEFAULT_BACKEND)

@@ -26,6 +26,7 @@ import numpy as np
 
 from fmnist_core.settings import studio_home
 from fmnist_core.store.artifacts import ArtifactsMixin, write_atomically
+from fmnist_core.store.insight import InsightMixin
 from fmnist_core.store.points import POINT_COLUMNS, PointsMixin
 from fmnist_core.store.runs import (
     ACTIVE,
@@ -65,7 +66,7 @@ def _clean(v: Any) -> Any:
     return v
 
 
-class RunStore(RunsMixin, PointsMixin, ArtifactsMixin):
+class RunStore(RunsMixin, PointsMixin, ArtifactsMixin, InsightMixin):
     def __init__(self, home: str | os.PathLike | None = None):
         self.home = Path(home) if home is not None else studio_home()
         self.home.mkdir(parents=True, exist_ok=True)

@@ -26,6 +26,8 @@ STATUSES = ("queued", "running", "finished", "stopped", "failed", "interrupted")
 ACTIVE = ("queued", "running")
 TERMINAL = ("finished", "stopped", "failed", "interrupted")
 UNKNOWN_ENV = "unknown"  # runs recorded before the store knew what data they were trained on
+# A run's Keras backend from its config JSON (configs without the field train on TensorFlow).
+BACKEND_SQL = "COALESCE(json_extract(config, '$.backend'), 'tensorflow')"
 
 
 class QueueFull(ValueError):
@@ -287,15 +289,19 @@ class RunsMixin:
 
     # -- the lifecycle (compare-and-set) ------------------------------------------------------------
 
-    def claim_next(self, worker_pid: int) -> Run | None:
-        """Atomically take the oldest queued run for a worker (marks it running).
+    def claim_next(self, worker_pid: int, backend: str | None = None) -> Run | None:
+        """Atomically take the oldest queued run for a worker (marks it running); with `backend`, only
+        a run that trains on that Keras backend (a config without one trains on "tensorflow").
 
         Idle workers poll this: they read first and take the write lock only when there is work.
         """
+        where = "status='queued' AND stop_requested=0"
+        args: tuple = ()
+        if backend is not None:
+            where += f" AND {BACKEND_SQL} = ?"
+            args = (backend,)
         with self._read() as c:
-            waiting = c.execute(
-                "SELECT 1 FROM runs WHERE status='queued' AND stop_requested=0 LIMIT 1"
-            ).fetchone()
+            waiting = c.execute(f"SELECT 1 FROM runs WHERE {where} LIMIT 1", args).fetchone()
         if waiting is None:
             return None
         now = time.time()
@@ -303,11 +309,17 @@ class RunsMixin:
             row = c.execute(
                 "UPDATE runs SET status='running', started=COALESCE(started, ?), heartbeat=?, worker_pid=?, "
                 "finished=NULL, error=NULL "
-                "WHERE id = (SELECT id FROM runs WHERE status='queued' AND stop_requested=0 ORDER BY id LIMIT 1) "
+                f"WHERE id = (SELECT id FROM runs WHERE {where} ORDER BY id LIMIT 1) "
                 "RETURNING *",
-                (now, now, worker_pid),
+                (now, now, worker_pid, *args),
             ).fetchone()
         return to_run(row) if row else None
+
+    def queued_backends(self) -> set[str]:
+        """The Keras backends that queued runs wait for (the job runner starts a worker for each)."""
+        with self._read() as c:
+            rows = c.execute(f"SELECT DISTINCT {BACKEND_SQL} AS b FROM runs WHERE status='queued'").fetchall()
+        return {r["b"] for r in rows}
 
     def transition(
         self,

@@ -72,7 +72,19 @@ UPDATE runs SET env_key = 'unknown' WHERE status = 'finished';
 CREATE INDEX IF NOT EXISTS points_run_epoch ON points(run_id, epoch)
 """
 
-MIGRATIONS: list[str] = [SCHEMA_V1, SCHEMA_V2]  # MIGRATIONS[i] takes a database to version i + 1
+# Version 3: validation confusion counts at each epoch end (how the errors evolved), imported runs.
+SCHEMA_V3 = """
+CREATE TABLE IF NOT EXISTS epoch_confusion (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    epoch INTEGER NOT NULL,         -- 1-based, the epoch that just ended
+    counts TEXT NOT NULL,           -- JSON (10, 10) ints: rows true class, columns predicted
+    seconds REAL,                   -- what the prediction pass cost
+    PRIMARY KEY (run_id, epoch)
+);
+ALTER TABLE runs ADD COLUMN imported INTEGER NOT NULL DEFAULT 0  -- 1: from a run bundle (no model)
+"""
+
+MIGRATIONS: list[str] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3]  # MIGRATIONS[i] takes a database to version i + 1
 LATEST = len(MIGRATIONS)
 
 

@@ -1,0 +1,173 @@
+"""Seeing inside a trained model: the images in a confusion-matrix cell, what the first layer learned,
+feature maps, and the validation confusion counts recorded at each epoch end.
+
+Pure numpy where it can be (the gallery filter, template images); Keras only in the functions that take
+a model, imported lazily by their callers' models.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fmnist_core.data import NUM_CLASSES
+
+# ----------------------------------------------------------------------------- the gallery of one cell
+
+
+def parse_cell(raw: object, *, num_classes: int = NUM_CLASSES) -> tuple[int, int] | None:
+    """`"6,0"` (true 6, predicted 0) from a URL into (6, 0); None for anything else."""
+    if not isinstance(raw, str) or raw.count(",") != 1 or len(raw) > 7:
+        return None
+    a, b = (p.strip() for p in raw.split(","))
+    if not (a.isdigit() and b.isdigit()):
+        return None
+    t, p = int(a), int(b)
+    return (t, p) if 0 <= t < num_classes and 0 <= p < num_classes else None
+
+
+def cell_images(y_true: np.ndarray, probs: np.ndarray, true_class: int, pred_class: int) -> pd.DataFrame:
+    """The images of one confusion-matrix cell: true `true_class`, predicted `pred_class`.
+
+    Columns: index (into the test set), confidence (probability of the predicted class), top3 (three
+    (class, probability) pairs, highest first). A mistake cell lists the most confident first; the
+    diagonal lists the least confident correct answers first (the ones the model nearly got wrong).
+    Ties keep index order.
+    """
+    y_true = np.asarray(y_true).astype(np.int64)
+    probs = np.asarray(probs, dtype=np.float64)
+    if probs.ndim != 2 or len(probs) != len(y_true):
+        raise ValueError(f"probs must be (n, classes) with n = {len(y_true)}, got shape {probs.shape}")
+    pred = probs.argmax(axis=1)
+    idx = np.flatnonzero((y_true == true_class) & (pred == pred_class))
+    conf = probs[idx, pred_class]
+    key = conf if true_class == pred_class else -conf
+    idx = idx[np.argsort(key, kind="stable")]
+    top = np.argsort(-probs[idx], axis=1, kind="stable")[:, :3]
+    return pd.DataFrame(
+        {
+            "index": idx.astype(np.int64),
+            "confidence": probs[idx, pred_class],
+            "top3": [[(int(c), float(probs[i, c])) for c in row] for i, row in zip(idx, top, strict=True)],
+        }
+    )
+
+
+def page_of(frame: pd.DataFrame, page: int, per_page: int) -> tuple[pd.DataFrame, int, int]:
+    """(rows of page `page`, clamped to the pages there are, that page (1-based), number of pages)."""
+    pages = max(1, -(-len(frame) // per_page))
+    page = min(max(1, int(page)), pages)
+    return frame.iloc[(page - 1) * per_page : page * per_page], page, pages
+
+
+# ----------------------------------------------------------------------------- what the first layer learned
+
+
+def dense_templates(kernel: np.ndarray, *, top: int = 16) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The first Dense layer's weights as images: `kernel` is (784, units).
+
+    Returns (images (k, 28, 28) float32, their unit numbers, their L2 norms), the k = min(top, units)
+    units with the largest weight norm first (the units that respond most strongly to some input).
+    The weights are not rescaled: a diverging colour scale centred on 0 shows them as they are.
+    """
+    kernel = np.asarray(kernel, dtype=np.float32)
+    if kernel.ndim != 2 or kernel.shape[0] != 784:
+        raise ValueError(f"expected a (784, units) kernel, got shape {kernel.shape}")
+    norms = np.linalg.norm(kernel, axis=0)
+    units = np.argsort(-norms, kind="stable")[: max(1, top)]
+    return kernel[:, units].T.reshape(-1, 28, 28), units.astype(np.int64), norms[units]
+
+
+def conv_templates(kernel: np.ndarray) -> np.ndarray:
+    """The first Conv2D layer's filters as images: `kernel` is (kh, kw, 1, filters) -> (filters, kh, kw)."""
+    kernel = np.asarray(kernel, dtype=np.float32)
+    if kernel.ndim != 4 or kernel.shape[2] != 1:
+        raise ValueError(f"expected a (kh, kw, 1, filters) kernel on grey images, got shape {kernel.shape}")
+    return np.transpose(kernel[:, :, 0, :], (2, 0, 1))
+
+
+def first_layer(model: Any) -> tuple[str, np.ndarray] | None:
+    """("dense" or "conv", kernel) of the model's first Dense or Conv2D layer; None if it has neither."""
+    for layer in model.layers:
+        kind = type(layer).__name__
+        if kind in ("Dense", "Conv2D"):
+            return ("dense" if kind == "Dense" else "conv"), np.asarray(layer.kernel.numpy())
+    return None
+
+
+def conv_stages(model: Any) -> list[Any]:
+    """For each Conv2D layer, the layer whose output is that convolution after its activation (the
+    Activation after a batch norm, else the conv itself, which applies its own activation)."""
+    layers = list(model.layers)
+    out = []
+    for i, layer in enumerate(layers):
+        if type(layer).__name__ != "Conv2D":
+            continue
+        stage = layer
+        for nxt in layers[i + 1 : i + 3]:
+            if type(nxt).__name__ in ("BatchNormalization", "Activation"):
+                stage = nxt
+            else:
+                break
+        out.append(stage)
+    return out
+
+
+def feature_maps(model: Any, image: np.ndarray, *, per_layer: int = 16) -> list[tuple[str, np.ndarray]]:
+    """Each conv layer's output for one image: [(caption, (k, h, w) float32)], the k = min(per_layer,
+    channels) channels with the strongest mean activation first. `image` is (28, 28) uint8 or in [0, 1]."""
+    import keras
+
+    stages = conv_stages(model)
+    if not stages:
+        return []
+    x = np.asarray(image, dtype=np.float32)
+    if x.max() > 1.0:
+        x = x / 255.0
+    x = x.reshape(1, 28, 28, 1)
+    probe = keras.Model(model.inputs[0], [s.output for s in stages])
+    outs = probe(x, training=False)
+    outs = outs if isinstance(outs, list | tuple) else [outs]
+    result = []
+    for n, out in enumerate(outs, start=1):
+        maps = np.transpose(np.asarray(out)[0], (2, 0, 1))  # (channels, h, w)
+        order = np.argsort(-maps.mean(axis=(1, 2)), kind="stable")[:per_layer]
+        h, w = maps.shape[1:]
+        result.append((f"Conv layer {n}: {len(maps)} maps of {h}×{w}", maps[order]))
+    return result
+
+
+# ----------------------------------------------------------------------------- how the errors evolved
+
+
+def validation_confusion(model: Any, x_val: np.ndarray, y_val: np.ndarray) -> tuple[np.ndarray, float]:
+    """((10, 10) int64 confusion counts of `model` on the validation images, seconds it took).
+
+    One prediction pass in big batches, called in place (`predict_on_batch`): no data adapter per call."""
+    from fmnist_core.evaluate import confusion_matrix
+
+    t0 = time.perf_counter()
+    preds = []
+    for start in range(0, len(x_val), 2048):
+        preds.append(np.asarray(model.predict_on_batch(x_val[start : start + 2048])).argmax(1))
+    pred = np.concatenate(preds) if preds else np.zeros(0, dtype=np.int64)
+    cm = confusion_matrix(y_val, pred)
+    return cm, time.perf_counter() - t0
+
+
+def per_class_accuracy(cm: np.ndarray) -> np.ndarray:
+    """Recall per true class from confusion counts (NaN for a class with no images)."""
+    cm = np.asarray(cm, dtype=np.float64)
+    totals = cm.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(totals > 0, np.diag(cm) / totals, np.nan)
+
+
+def epoch_confusion_enabled() -> bool:
+    """$FMNIST_EPOCH_CONFUSION=0 turns off the per-epoch validation confusion pass (on by default)."""
+    import os
+
+    return os.environ.get("FMNIST_EPOCH_CONFUSION", "1").strip() != "0"
