@@ -515,15 +515,52 @@ def pixel_histograms(
 # --------------------------------------------------------------------------------------------- training
 
 
-def training_curves(points: pd.DataFrame, *, metric: str = "accuracy", title: str = "") -> go.Figure:
-    """Learning curves of one run against progress in epochs.
+def ema(values: Sequence[float], weight: float) -> np.ndarray:
+    """TensorBoard's smoothing: an exponential moving average, debiased so the start is not pulled to 0.
+    weight 0 returns the values; NaNs are carried through without resetting the average."""
+    v = np.asarray(values, dtype=np.float64)
+    if not 0.0 <= weight < 1.0:
+        raise ValueError(f"smoothing weight must be in [0, 1), got {weight}")
+    if weight == 0.0 or len(v) == 0:
+        return v.copy()
+    out = np.empty_like(v)
+    last, n = 0.0, 0
+    for i, x in enumerate(v):
+        if np.isfinite(x):
+            last = last * weight + (1 - weight) * x
+            n += 1
+            out[i] = last / (1 - weight**n)
+        else:
+            out[i] = np.nan
+    return out
+
+
+def training_curves(
+    points: pd.DataFrame,
+    *,
+    metric: str = "accuracy",
+    title: str = "",
+    smoothing: float = 0.0,
+    log_y: bool = False,
+    x_unit: str = "epochs",
+    images_per_epoch: int | None = None,
+    height: int = 380,
+) -> go.Figure:
+    """Learning curves of one run against progress in epochs (or images seen).
 
     Batch rows are Keras' running means within the epoch (drawn as a thin line that restarts each
     epoch); epoch rows give the epoch's training metric and the validation metric (markers+lines).
+    `smoothing` (TensorBoard's EMA weight) smooths the within-epoch line and keeps the raw one faint
+    behind it; `log_y` puts loss on a log axis; `x_unit="images"` needs `images_per_epoch`.
     Works with no rows (axes + a waiting note) and with batch rows only.
     """
     if metric not in ("loss", "accuracy"):
         raise ValueError(f"metric must be 'loss' or 'accuracy', got {metric!r}")
+    if x_unit not in ("epochs", "images"):
+        raise ValueError(f"x_unit must be 'epochs' or 'images', got {x_unit!r}")
+    scale = float(images_per_epoch) if x_unit == "images" and images_per_epoch else 1.0
+    x_title = "images seen" if scale != 1.0 else "epoch"
+    x_hover = "%{x:,.0f} images" if scale != 1.0 else "epoch %{x:.2f}"
     fig = go.Figure()
     is_acc = metric == "accuracy"
     y_fmt = ".2%" if is_acc else ".4f"
@@ -539,18 +576,34 @@ def training_curves(points: pd.DataFrame, *, metric: str = "accuracy", title: st
                 if prev_epoch is not None and epoch != prev_epoch:
                     x.append(None)  # the running mean restarts each epoch: do not join epochs
                     y.append(None)
-                x.append(float(prog))
+                x.append(float(prog) * scale)
                 y.append(float(value))
                 prev_epoch = epoch
+            raw = np.array([np.nan if v is None else v for v in y], dtype=np.float64)
+            if smoothing > 0:
+                fig.add_trace(
+                    go.Scatter(
+                        x=x,
+                        y=y,
+                        mode="lines",
+                        name="train, raw",
+                        line=dict(color=BATCH_COLOR, width=1),
+                        opacity=0.35,
+                        connectgaps=False,
+                        showlegend=False,
+                        hoverinfo="skip",
+                    )
+                )
+                y = [None if not np.isfinite(v) else float(v) for v in ema(raw, smoothing)]
             fig.add_trace(
                 go.Scatter(
                     x=x,
                     y=y,
                     mode="lines",
-                    name="train, running mean",
-                    line=dict(color=BATCH_COLOR, width=1.2),
+                    name="train, running mean" + (" (smoothed)" if smoothing > 0 else ""),
+                    line=dict(color=BATCH_COLOR if smoothing == 0 else TRAIN_COLOR, width=1.2),
                     connectgaps=False,
-                    hovertemplate=f"epoch %{{x:.2f}}<br>{metric} (running mean) %{{y:{y_fmt}}}<extra></extra>",
+                    hovertemplate=f"{x_hover}<br>{metric} (running mean) %{{y:{y_fmt}}}<extra></extra>",
                 )
             )
         epoch_rows = df[df["kind"] == "epoch"].sort_values("progress", kind="stable")
@@ -565,7 +618,7 @@ def training_curves(points: pd.DataFrame, *, metric: str = "accuracy", title: st
                 continue
             fig.add_trace(
                 go.Scatter(
-                    x=rows["progress"].astype(float),
+                    x=rows["progress"].astype(float) * scale,
                     y=rows[col].astype(float),
                     mode="lines+markers",
                     name=name,
@@ -577,13 +630,19 @@ def training_curves(points: pd.DataFrame, *, metric: str = "accuracy", title: st
             )
     if not fig.data:
         _empty_annotation(fig, WAITING)
-        fig.update_xaxes(range=[0, 1])
+        fig.update_xaxes(range=[0, scale])
         fig.update_yaxes(range=[0, 1])
-    fig.update_xaxes(title_text="epoch", rangemode="tozero")
-    fig.update_yaxes(title_text=metric, tickformat=".3~p" if is_acc else None)
+    fig.update_xaxes(title_text=x_title, rangemode="tozero")
+    log = log_y and not is_acc and bool(fig.data)
+    fig.update_yaxes(
+        title_text=metric + (" (log scale)" if log else ""),
+        tickformat=".3~p" if is_acc else None,
+        type="log" if log else None,
+    )
     # Always show the legend: with batch rows only, it is what says the line is a running mean.
-    fig.update_layout(hovermode="closest", showlegend=bool(fig.data))
-    return _style(fig, title=title, height=380)
+    # "x unified": one hover box lists every series at that x, as TensorBoard's does.
+    fig.update_layout(hovermode="x unified", showlegend=bool(fig.data))
+    return _style(fig, title=title, height=height)
 
 
 def _epoch_table(points: pd.DataFrame, value: pd.Series) -> pd.DataFrame:

@@ -77,6 +77,15 @@ def _runner_for(home: str) -> JobRunner:
         from fmnist_core.sketch.default import ensure_default_sketch_model
 
         ensure_default_sketch_model(runner.store)  # the eager worker (or the Sketch page) picks it up
+    # A fresh install gets the recorded lab run, so a replay shows live curves before anything has trained
+    # ($FMNIST_SEED_RECORDING=0: not). Once per home: a marker file remembers it was added.
+    if os.environ.get("FMNIST_SEED_RECORDING", "1") != "0":
+        from fmnist_core.replay import ensure_recorded_run
+
+        try:
+            ensure_recorded_run(runner.store)
+        except (OSError, ValueError) as exc:  # a read-only home, say: the app works without it
+            log.warning("could not add the recorded lab run: %s", exc)
     return runner
 
 

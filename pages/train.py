@@ -15,7 +15,7 @@ import uuid
 import pandas as pd
 import streamlit as st
 
-from fmnist_core import charts, forms
+from fmnist_core import forms, replay
 from fmnist_core.augment import AUGMENTS
 from fmnist_core.history import history_table
 from fmnist_core.models import ACTIVATIONS, OPTIMIZERS, PRESET_INFO, PRESETS, describe, param_count
@@ -23,6 +23,19 @@ from fmnist_core.progress import format_seconds, n_train_images, run_progress
 from fmnist_core.store import ACTIVE, QueueFull, Run
 from fmnist_core.text import md_escape
 from pages._evaluation import render_downloads, render_evaluation
+from pages._live import (
+    big_numbers,
+    chart_controls_ui,
+    presenter_toggle,
+    read_view_params,
+    render_curves,
+    replay_controls,
+    replay_polling,
+    replay_state,
+    replay_view,
+    start_replay,
+    write_view_params,
+)
 from pages._shared import dataset_or_stop, get_runner, get_store, show_error
 
 STATUS_BADGE = {
@@ -72,6 +85,9 @@ def follow_link() -> None:
         else:
             st.session_state["train_run_id"] = run.id
             show_setup_of(run)
+            speed = replay.parse_speed(params.get("replay")) if "replay" in params else None
+            if speed and run.status not in ACTIVE:
+                start_replay(run.id, speed)
     state, ignored = forms.query_to_state({k: params.get(k) for k in params})
     _apply_form(state)
     if ignored:
@@ -108,6 +124,11 @@ def sync_url(run_id: int | None) -> None:
     wanted = forms.state_to_query(st.session_state)
     if run_id is not None:
         wanted["run"] = str(run_id)
+    rs = replay_state()
+    if rs is not None and rs["run"] == run_id:
+        wanted["replay"] = str(rs["speed"])
+    elif "replay" in st.query_params:
+        del st.query_params["replay"]
     for key in ("run", *forms.URL_KEYS, *forms.URL_NAMES.values()):
         if key in wanted:
             if st.query_params.get(key) != wanted[key]:
@@ -310,6 +331,18 @@ def setup_panel():
         help="Fix what is marked in red first." if config is None else None,
     ):
         start_run(config)
+    share_ui()
+
+
+def share_ui() -> None:
+    """The set-up as a link to copy (the form's fields that differ from the lab's defaults)."""
+    from urllib.parse import urlencode
+
+    base = (st.context.url or "").split("?")[0] or "/train"
+    query = forms.state_to_query(st.session_state)
+    with st.popover("Copy link to this set-up", icon=":material/link:", width="stretch"):
+        st.code(f"{base}?{urlencode(query)}" if query else base, language=None, wrap_lines=True)
+        st.caption("Opening it fills this form; if an identical finished run exists, it opens that run.")
 
 
 # ------------------------------------------------------------------------------------ the run on screen
@@ -347,23 +380,6 @@ def render_header(run: Run) -> None:
     st.caption(" · ".join(p for p in parts if p))
 
 
-def render_curves(run: Run, points: pd.DataFrame) -> None:
-    c1, c2 = st.columns(2)
-    c1.plotly_chart(
-        charts.training_curves(points, metric="loss", title="Loss"),
-        width="stretch",
-        key=f"train_loss_chart_{run.id}",
-    )
-    c2.plotly_chart(
-        charts.training_curves(points, metric="accuracy", title="Accuracy"),
-        width="stretch",
-        key=f"train_acc_chart_{run.id}",
-    )
-    st.caption(
-        "Thin lines inside an epoch are Keras' running means over the epoch so far; markers are epoch ends."
-    )
-
-
 def _request_stop(run_id: int) -> None:
     get_runner().stop(run_id)
     st.session_state["train_stopping"] = run_id
@@ -393,6 +409,8 @@ def live_view(run_id: int, seen_status: str) -> None:
     else:
         prog = run_progress(run.config, points, started=run.started)
         st.progress(prog.fraction, text=("Stopping… · " if stopping else "") + prog.text)
+        if st.session_state.get("train_present"):
+            big_numbers(run, points)
     st.button(
         "Stopping…" if stopping else "Stop",
         icon=":material/stop:",
@@ -446,6 +464,8 @@ def render_results(run: Run) -> None:
         m[0].metric("Epochs", f"{run.epochs_done}/{run.epochs}")
         m[1].metric("Training time", format_seconds(run.seconds or 0))
         m[2].metric("Parameters", f"{run.params:,}" if run.params else "–")
+    if len(points):
+        replay_controls(run)
     render_curves(run, points)
     render_downloads(run, points)
 
@@ -537,17 +557,25 @@ def open_run(rid: int) -> None:
 # ---------------------------------------------------------------------------------------------------------
 
 data = dataset_or_stop()
+read_view_params()
 init_form()
 current_run_id()
+present = presenter_toggle()
 st.title("Train a network")
-st.caption(
-    "Build an MLP or a CNN, train it on the lab's 48,000/12,000 split, and watch it learn live. "
-    "Training runs in a background worker: switch pages or reload, it keeps going."
-)
+if not present:
+    st.caption(
+        "Build an MLP or a CNN, train it on the lab's 48,000/12,000 split, and watch it learn live. "
+        "Training runs in a background worker: switch pages or reload, it keeps going."
+    )
 
-setup, view = st.columns([5, 8], gap="large")
-with setup:
-    setup_panel()
+if present:  # the set-up folded away, the run full width
+    with st.expander("Set-up", expanded=False, icon=":material/tune:"):
+        setup_panel()
+    view = st.container()
+else:
+    setup, view = st.columns([5, 8], gap="large")
+    with setup:
+        setup_panel()
 run_id = st.session_state.get("train_run_id")
 
 run = None
@@ -567,17 +595,26 @@ with view:
     else:
         if st.session_state.get("train_notice_run") == run.id and run.status in ACTIVE:
             st.info(f"Run #{run.id} with this exact set-up was already queued or running: this is it.")
+        chart_controls_ui()
+        rs = replay_state()
         if run.status in ACTIVE:
             live_view(run.id, run.status)
+        elif rs is not None and rs["run"] == run.id:
+            render_header(run)
+            points = get_store().points(run.id)
+            polling = replay_polling(run, points)
+            st.fragment(run_every=0.25 if polling else None)(replay_view)(run, points, polling)
         else:
             render_header(run)
             render_results(run)
 
-if run is not None and run.status not in ACTIVE:
+if run is not None and run.status not in ACTIVE and not present:
     st.divider()
     render_evaluation(run)
 
-st.divider()
-st.subheader("Run history")
-render_history(bool(get_store().runs(status=ACTIVE, limit=1)))
+if not present:
+    st.divider()
+    st.subheader("Run history")
+    render_history(bool(get_store().runs(status=ACTIVE, limit=1)))
 sync_url(run.id if run is not None else None)
+write_view_params()

@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("FMNIST_EAGER_WORKER", "0")
 # Servers and AppTests do not queue the Sketch page's default model by themselves (tests that want it say so).
 os.environ.setdefault("FMNIST_AUTO_SKETCH_MODEL", "0")
+os.environ.setdefault("FMNIST_SEED_RECORDING", "0")  # tests that want the shipped recording ask for it
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",

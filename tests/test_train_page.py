@@ -232,3 +232,49 @@ def test_a_set_up_link_opens_the_identical_finished_run(fmnist_home):
     at = open_train(optimizer="rmsprop", seed="3")
     assert any(f"Run #{rid}" in m.value for m in at.markdown)
     assert any("already trained this set-up" in i.value for i in at.info)
+
+
+def recorded_run(fmnist_home) -> int:
+    from fmnist_core.replay import ensure_recorded_run
+
+    return ensure_recorded_run(RunStore(fmnist_home))
+
+
+def test_presenter_link_folds_the_set_up_and_shows_big_numbers(fmnist_home):
+    rid = recorded_run(fmnist_home)
+    at = open_train(run=str(rid), present="1")
+    assert not at.exception, at.exception
+    assert at.toggle(key="train_present").value is True
+    assert any(e.label == "Set-up" for e in at.expander)  # the form is folded away
+    assert not any(s.value == "Run history" for s in at.subheader)
+    at.toggle(key="train_present").set_value(False).run()
+    assert any(s.value == "Run history" for s in at.subheader)
+
+
+def test_replay_link_replays_and_ends_with_the_stored_numbers(fmnist_home):
+    rid = recorded_run(fmnist_home)
+    at = open_train(run=str(rid), replay="16", present="1")
+    assert not at.exception, at.exception
+    bars = [p for p in at.get("progress") if "Replay 16×" in str(p.proto.text)]
+    assert bars, "a replay progress bar"
+    assert at.session_state["train_replay"]["speed"] == 16
+    at.session_state["train_replay"]["t0"] -= 3600  # the clock moves on: the replay is over
+    at.run()
+    text = " ".join(str(p.proto.text) for p in at.get("progress"))
+    assert "done" in text and "epoch 10/10" in text
+    values = {m.label: m.value for m in at.metric}
+    store = RunStore(fmnist_home)
+    last_val = store.points(rid)["val_accuracy"].dropna().iloc[-1]
+    assert values["Validation acc."] == f"{last_val:.1%}"
+    at.button(key="train_replay_end").click().run()
+    assert "train_replay" not in at.session_state
+
+
+def test_chart_options_come_from_the_link(fmnist_home):
+    rid = recorded_run(fmnist_home)
+    at = open_train(run=str(rid), smooth="0.6", log="1", x="images")
+    assert at.slider(key="train_smooth").value == pytest.approx(0.6)
+    assert at.toggle(key="train_log").value is True
+    assert at.radio(key="train_x").value == "images"
+    at = open_train(run=str(rid), smooth="lots", x="sideways")
+    assert at.slider(key="train_smooth").value == 0.0 and at.radio(key="train_x").value == "epochs"
