@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 AUGMENTS: dict[str, str] = {
     "flip": "horizontal flips",
+    "flip_shift": "horizontal flips and shifts of up to 2 pixels (a CNN recipe, cnn_best)",
     "sketch": "sketch-like: silhouettes, outlines, flips and small rotations/shifts",
 }
 SIDE = 28
@@ -35,7 +36,8 @@ def augment_problems(augment: Any) -> list[str]:
     """Plain-language reasons `augment` is not a known kind (empty when fine; None means no augmentation)."""
     if augment is None or (isinstance(augment, str) and augment in AUGMENTS):
         return []
-    return [f"augmentation must be none, {' or '.join(repr(k) for k in AUGMENTS)} (got {augment!r})"]
+    *rest, last = (repr(k) for k in AUGMENTS)
+    return [f"augmentation must be none, {', '.join(rest)} or {last} (got {augment!r})"]
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,26 @@ def affine(tf, x, seed, params: SketchParams):
     )
 
 
+SHIFT_PX = 2  # "flip_shift": whole-pixel shifts from -SHIFT_PX to SHIFT_PX, each axis, empty (0) edges
+
+
+def shift(tf, x, seed, max_px: int = SHIFT_PX):
+    """Move each image by whole pixels (up to max_px each way, each axis); what leaves the frame is lost."""
+    b = tf.shape(x)[0]
+    tx = tf.floor(_uniform(tf, [b], seed, 16, -max_px, max_px + 1))
+    ty = tf.floor(_uniform(tf, [b], seed, 17, -max_px, max_px + 1))
+    ones, zeros = tf.ones_like(tx), tf.zeros_like(tx)
+    transforms = tf.stack([ones, zeros, -tx, zeros, ones, -ty, zeros, zeros], axis=1)
+    return tf.raw_ops.ImageProjectiveTransformV3(
+        images=x,
+        transforms=transforms,
+        output_shape=[SIDE, SIDE],
+        fill_value=0.0,
+        interpolation="NEAREST",
+        fill_mode="CONSTANT",
+    )
+
+
 def _peak_normalise(tf, x):
     peak = tf.reduce_max(x, axis=[1, 2, 3], keepdims=True)
     return tf.math.divide_no_nan(x, peak)
@@ -203,6 +225,8 @@ def augment_batch(x: tf.Tensor, seed: tf.Tensor, *, kind: str, params: SketchPar
     seed = tf.cast(seed, tf.int64)
     if kind == "flip":
         return flip(tf, x, seed, 0.5)
+    if kind == "flip_shift":
+        return shift(tf, flip(tf, x, seed, 0.5), seed)
     x = flip(tf, x, seed, params.flip)
     b = tf.shape(x)[0]
     u = tf.reshape(_uniform(tf, [b], seed, 12), [-1, 1, 1, 1])

@@ -32,6 +32,13 @@ LIMITS = {
     "val_fraction": (0.05, 0.5),
     "learning_rate": (1e-6, 10.0),
 }
+# Keras fixes its backend per process: a run names the one it trains on, and a worker per backend claims it.
+BACKENDS = ("tensorflow", "jax")
+# Learning-rate schedules (Keras' own, over the whole run): None keeps the rate constant;
+# "cosine" decays it to 0 along a cosine; "onecycle" warms up linearly from rate/25 over the first
+# ONECYCLE_WARMUP of the steps, then decays it along a cosine to 0.
+LR_SCHEDULES = ("cosine", "onecycle")
+ONECYCLE_WARMUP = 0.3
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,8 @@ class TrainConfig:
     val_subset: int | None = None  # evaluate on only the first N validation images (quick demos)
     # None, "flip" or "sketch": seeded on-the-fly augmentation of the training batches (fmnist_core.augment)
     augment: str | None = None
+    backend: str = "tensorflow"  # or "jax": the Keras backend (see BACKENDS); same code, other speed
+    lr_schedule: str | None = None  # None (constant), "cosine" or "onecycle" (see LR_SCHEDULES)
 
     def __post_init__(self) -> None:
         if isinstance(self.model, dict):
@@ -59,6 +68,10 @@ class TrainConfig:
         d = asdict(self)
         if d.get("augment") is None:
             del d["augment"]  # runs from before the field existed keep their keys
+        if d.get("backend") == "tensorflow":
+            del d["backend"]  # likewise: the default backend leaves existing keys unchanged
+        if d.get("lr_schedule") is None:
+            del d["lr_schedule"]
         return d
 
     def to_json(self) -> str:
@@ -108,6 +121,13 @@ def config_problems(c: TrainConfig) -> list[str]:
     if not 0 <= c.seed < 2**31:
         out.append("seed must be from 0 to 2^31-1")
     out += augment_problems(c.augment)
+    if c.backend not in BACKENDS:
+        out.append(f"backend must be {' or '.join(repr(b) for b in BACKENDS)} (got {c.backend!r})")
+    if c.lr_schedule is not None and c.lr_schedule not in LR_SCHEDULES:
+        out.append(
+            f"learning-rate schedule must be none, {' or '.join(repr(k) for k in LR_SCHEDULES)} "
+            f"(got {c.lr_schedule!r})"
+        )
     return out
 
 
@@ -309,14 +329,35 @@ def make_streaming_callback(
     return StreamingCallback()
 
 
-def seeded_compiled_model(config: TrainConfig, *, steps_per_execution: int = 1):
-    """A fresh, compiled model for `config`, seeded first (same seed: same weights, dropout, batch order)."""
+def learning_rate_for(config: TrainConfig, steps_per_epoch: int):
+    """The optimizer's learning rate: a number, or a Keras schedule over `epochs x steps_per_epoch` steps."""
+    lr = config.effective_lr
+    if config.lr_schedule is None:
+        return lr
+    keras = _import_keras()
+    total = max(1, config.epochs * steps_per_epoch)
+    if config.lr_schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(lr, decay_steps=total, alpha=0.0)
+    warmup = max(1, int(total * ONECYCLE_WARMUP))
+    return keras.optimizers.schedules.CosineDecay(
+        lr / 25.0, decay_steps=max(1, total - warmup), alpha=0.0, warmup_target=lr, warmup_steps=warmup
+    )
+
+
+def seeded_compiled_model(
+    config: TrainConfig, *, steps_per_execution: int = 1, steps_per_epoch: int | None = None
+):
+    """A fresh, compiled model for `config`, seeded first (same seed: same weights, dropout, batch order).
+    `steps_per_epoch` sizes a learning-rate schedule (needed when `config.lr_schedule` is set)."""
     keras = _import_keras()
     keras.utils.clear_session(free_memory=False)
     keras.utils.set_random_seed(config.seed)
     model = build_model(config.model)
+    if steps_per_epoch is None:
+        n = min(config.train_subset or 60000, round(60000 * (1 - config.val_fraction)))
+        steps_per_epoch = math.ceil(n / config.batch_size)
     model.compile(
-        optimizer=make_optimizer(config.optimizer, config.learning_rate),
+        optimizer=make_optimizer(config.optimizer, learning_rate_for(config, steps_per_epoch)),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
         steps_per_execution=steps_per_execution,
@@ -373,7 +414,7 @@ def train(
         model = keras.saving.load_model(resume_from, safe_mode=True)
         model.steps_per_execution = spe
     else:
-        model = seeded_compiled_model(config, steps_per_execution=spe)
+        model = seeded_compiled_model(config, steps_per_execution=spe, steps_per_epoch=steps_per_epoch)
     cb = make_streaming_callback(
         steps_per_epoch=steps_per_epoch,
         on_metrics=on_metrics,

@@ -131,7 +131,7 @@ def test_config_field_validated_and_part_of_the_key_only_when_set():
     assert len({plain.key(), sketchy.key(), TrainConfig(augment="flip").key()}) == 3
     assert TrainConfig.from_dict(json.loads(sketchy.to_json())) == sketchy
     assert TrainConfig.from_dict(json.loads(plain.to_json())).augment is None
-    with pytest.raises(ValueError, match="augmentation must be none, 'flip' or 'sketch'"):
+    with pytest.raises(ValueError, match="augmentation must be none, 'flip', 'flip_shift' or 'sketch'"):
         TrainConfig(augment="mixup")
 
 

@@ -90,7 +90,9 @@ def test_momentum_and_nesterov_are_what_they_say():
 def test_steps_per_execution_keeps_points_flowing():
     assert steps_per_execution_for(TrainConfig(), 750) == 75  # lab: 10 points per epoch
     assert steps_per_execution_for(TrainConfig(), 3) == 1
-    assert steps_per_execution_for(TrainConfig(model=PRESETS["cnn_best"], batch_size=128), 375) == 1
+    # a CNN: each execution stays within the stop budget (cnn_best ~5 M MACs an image: a few steps)
+    best = TrainConfig(model=PRESETS["cnn_best"], batch_size=128)
+    assert 1 <= steps_per_execution_for(best, 375) <= 4
 
 
 def test_train_streams_points_and_history(tiny):
