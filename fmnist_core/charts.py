@@ -776,11 +776,20 @@ def train_val_gap(points: pd.DataFrame, *, metric: str = "accuracy", title: str 
 
 
 def confusion_matrix_figure(
-    cm: np.ndarray, class_names: Sequence[str] = CLASS_NAMES, *, normalize: bool = True, title: str = ""
+    cm: np.ndarray,
+    class_names: Sequence[str] = CLASS_NAMES,
+    *,
+    normalize: bool = True,
+    title: str = "",
+    selectable: bool = False,
+    selected: tuple[int, int] | None = None,
 ) -> go.Figure:
     """Heatmap of a confusion matrix, rows = true class, columns = predicted. With normalize, colour
     and text are the share of each true class (rows sum to 100%); otherwise raw counts. Hover gives both.
-    Empty cells carry no text, so the mistakes stand out."""
+    Empty cells carry no text, so the mistakes stand out.
+
+    `selectable`: a transparent marker on every cell makes cells clickable (Plotly cannot select heatmap
+    cells); the clicked (or `selected`) cell gets an outline. Its point index is row * n + column."""
     cm = np.asarray(cm, dtype=np.int64)
     row_totals = cm.sum(axis=1, keepdims=True)
     share = np.divide(cm, row_totals, out=np.zeros(cm.shape), where=row_totals > 0)
@@ -813,9 +822,34 @@ def confusion_matrix_figure(
             "(%{customdata[1]:.1%} of true)<extra></extra>",
         )
     )
+    if selectable:
+        _add_cell_markers(fig, cm, share, names, selected)
     fig.update_xaxes(title_text="predicted", tickangle=-35, showgrid=False, side="bottom")
     fig.update_yaxes(title_text="true", autorange="reversed", showgrid=False)
     return _style(fig, title=title, height=560, legend=False)
+
+
+def _add_cell_markers(
+    fig: go.Figure, cm: np.ndarray, share: np.ndarray, names: list[str], selected: tuple[int, int] | None
+) -> None:
+    n = len(names)
+    rows, cols = np.divmod(np.arange(n * n), n)
+    fig.data[0].hoverinfo = "skip"  # the markers carry the hover (a click lands on what hovers)
+    fig.add_trace(
+        go.Scatter(
+            x=[names[c] for c in cols],
+            y=[names[r] for r in rows],
+            mode="markers",
+            marker=dict(symbol="square-open", size=34, color="#ff7f0e", line=dict(width=3), opacity=0),
+            selected=dict(marker=dict(opacity=1)),
+            unselected=dict(marker=dict(opacity=0)),
+            selectedpoints=[selected[0] * n + selected[1]] if selected else None,
+            customdata=np.stack([cm.reshape(-1), share.reshape(-1)], axis=-1),
+            hovertemplate="true %{y}<br>predicted %{x}<br>%{customdata[0]} images "
+            "(%{customdata[1]:.1%} of true)<br>click to see them<extra></extra>",
+            showlegend=False,
+        )
+    )
 
 
 def probability_bars(

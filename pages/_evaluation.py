@@ -54,7 +54,7 @@ def render_evaluation(run: Run) -> None:
     st.subheader(f"Run #{run.id} on the 10,000 test images")
     norm = st.toggle("Normalise rows (recall per class)", True, key="train_cm_norm")
     event = st.plotly_chart(
-        charts.confusion_matrix_figure(ev["cm"], CLASS_NAMES, normalize=norm),
+        charts.confusion_matrix_figure(ev["cm"], CLASS_NAMES, normalize=norm, selectable=True),
         width="stretch",
         key=f"train_cm_chart_{st.session_state.get('train_cm_nonce', 0)}",  # a new key clears the selection
         on_select="rerun",
@@ -92,8 +92,9 @@ def render_evaluation(run: Run) -> None:
 
 
 def cell_from_selection(selection: dict | None) -> tuple[int, int] | None:
-    """(true, predicted) of the clicked heatmap cell. Streamlit reports a heatmap click as a point with
-    the cell's x (predicted) and y (true) category names; point_index is [row, col] when present."""
+    """(true, predicted) of the clicked cell. Plotly cannot select heatmap cells, so the figure has a
+    transparent marker per cell; Streamlit reports its x (predicted) and y (true) category names and its
+    point_index (row * 10 + column)."""
     points = (selection or {}).get("points") or []
     if not points:
         return None
@@ -102,8 +103,8 @@ def cell_from_selection(selection: dict | None) -> tuple[int, int] | None:
     if x in CLASS_NAMES and y in CLASS_NAMES:
         return CLASS_NAMES.index(y), CLASS_NAMES.index(x)
     idx = pt.get("point_index")
-    if isinstance(idx, list) and len(idx) == 2 and all(isinstance(i, int) for i in idx):
-        return insight.parse_cell(f"{idx[0]},{idx[1]}")
+    if isinstance(idx, int) and 0 <= idx < len(CLASS_NAMES) ** 2:
+        return divmod(idx, len(CLASS_NAMES))
     return None
 
 
@@ -144,8 +145,9 @@ def render_cell_gallery(run: Run, cell: tuple[int, int], count: int) -> None:
     pages = max(1, -(-len(frame) // PER_PAGE))
     page = 1
     if pages > 1:
+        narrow, _ = st.columns([1, 4])
         page = int(
-            st.number_input(
+            narrow.number_input(
                 f"Page (of {pages})", min_value=1, max_value=pages, value=1, step=1, key=f"train_cell_page_{t}_{p}"
             )
         )
@@ -327,7 +329,7 @@ def render_downloads(run: Run, points: pd.DataFrame) -> None:
         key="train_dl_csv",
     )
     c3.download_button(
-        "Download run (.zip)",
+        "Download run",
         lambda: bundle.export_bundle(run, points, per_class=_per_class(run), model_path=model_path),
         icon=":material/folder_zip:",
         file_name=f"fmnist-run-{run.id}.zip",

@@ -1,0 +1,64 @@
+"""AppTest of the Train page's look inside a run: the cell gallery from a link, the epoch slider, imported runs."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fmnist_core import bundle
+from fmnist_core.store import RunStore
+from fmnist_core.training import TrainConfig
+from pages._evaluation import cell_from_selection
+from tests.test_train_page import open_train
+
+
+def fake_run(store: RunStore, *, confusion: bool = True) -> int:
+    rid = store.create_run(TrainConfig(epochs=2, train_subset=1000, seed=11), label="page test")
+    store.mark_running(rid, 4242)
+    for e in (1, 2):
+        store.add_point(rid, {"kind": "epoch", "epoch": e, "step": 16, "progress": float(e), "loss": 1 / e,
+                              "accuracy": 0.7, "val_loss": 1 / e, "val_accuracy": 0.7, "time": 1.0})
+        if confusion:
+            store.add_epoch_confusion(rid, e, np.eye(10, dtype=int) * 100 + e, seconds=0.05)
+    probs = np.random.default_rng(0).dirichlet(np.ones(10), size=10000).astype(np.float32)
+    store.save_test_probs(rid, probs)
+    store.finish_run(rid, status="finished", worker_pid=4242, test_accuracy=0.1, test_loss=2.3, epochs_done=2,
+                     seconds=3.0)
+    return rid
+
+
+def test_a_cell_link_shows_that_cells_images_and_the_epoch_slider(fmnist_home):
+    store = RunStore(fmnist_home)
+    rid = fake_run(store)
+    at = open_train(run=str(rid), cell="6,0")
+    assert any("Shirt taken for T-shirt/top" in m.value for m in at.markdown)
+    captions = [c.value for c in at.caption if c.value.startswith("test #")]
+    assert len(captions) == 16 and all(c.count("%") == 3 for c in captions)  # top 3 under each image
+    assert at.number_input(key="train_cell_page_6_0").value == 1  # paging: more than one page of them
+    assert at.get("select_slider")[0].value == 2  # the epoch slider, at the last epoch
+    assert at.query_params["cell"] == ["6,0"] or at.query_params["cell"] == "6,0"
+    at.button(key="train_cell_clear").click().run()
+    assert "cell" not in at.query_params
+    assert not any("taken for" in m.value for m in at.markdown)
+
+
+def test_the_diagonal_shows_the_least_confident_correct_answers(fmnist_home):
+    rid = fake_run(RunStore(fmnist_home), confusion=False)
+    at = open_train(run=str(rid), cell="3,3")
+    assert any("Dress, correctly recognised" in m.value and "least confident first" in m.value for m in at.markdown)
+    assert not at.get("select_slider")  # no per-epoch counts recorded: no slider
+
+
+def test_an_imported_run_says_it_has_no_model(fmnist_home):
+    store = RunStore(fmnist_home)
+    rid = fake_run(store, confusion=False)
+    run = store.get_run(rid)
+    new = bundle.import_bundle(store, bundle.export_bundle(run, store.points(rid), per_class=None, model_path=None))
+    at = open_train(run=str(new))
+    assert not at.exception
+    assert any("model file was not imported" in c.value for c in at.caption)
+
+
+def test_heatmap_clicks_are_read_from_names_or_indices():
+    assert cell_from_selection({"points": [{"x": "T-shirt/top", "y": "Shirt", "z": 0.1}]}) == (6, 0)
+    assert cell_from_selection({"points": [{"point_index": 24}]}) == (2, 4)
+    assert cell_from_selection({"points": []}) is None and cell_from_selection(None) is None
