@@ -29,8 +29,15 @@ MAX_BUNDLE_BYTES = 64 * 1024 * 1024  # the whole zip, as uploaded
 MAX_RATIO = 200  # declared size / compressed size beyond this is a zip bomb, not a metrics file
 MAX_POINTS = 200_000
 MAX_LABEL = 120
-FINAL_FIELDS = ("test_accuracy", "test_loss", "best_val_accuracy", "last_val_accuracy", "epochs_done", "seconds",
-                "params")
+FINAL_FIELDS = (
+    "test_accuracy",
+    "test_loss",
+    "best_val_accuracy",
+    "last_val_accuracy",
+    "epochs_done",
+    "seconds",
+    "params",
+)
 
 
 class BundleError(ValueError):
@@ -80,7 +87,9 @@ def summary_of(run: Any, per_class: pd.DataFrame | None) -> dict[str, Any]:
     }
 
 
-def export_bundle(run: Any, points: pd.DataFrame, *, per_class: pd.DataFrame | None, model_path: str | None) -> bytes:
+def export_bundle(
+    run: Any, points: pd.DataFrame, *, per_class: pd.DataFrame | None, model_path: str | None
+) -> bytes:
     """The zip of one run. `model_path` is the run's own stored model (or None: no model.keras)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
@@ -129,8 +138,14 @@ def read_bundle(raw: bytes) -> dict[str, bytes]:
         limit = LIMITS[name]
         if info.file_size > limit:
             raise BundleError(f"Refused: {name} is {info.file_size:,} bytes (the limit is {limit:,}).")
-        if info.compress_size and info.file_size / info.compress_size > MAX_RATIO and info.file_size > 64 * 1024:
-            raise BundleError(f"Refused: {name} expands {info.file_size // info.compress_size}x (a zip bomb?).")
+        if (
+            info.compress_size
+            and info.file_size / info.compress_size > MAX_RATIO
+            and info.file_size > 64 * 1024
+        ):
+            raise BundleError(
+                f"Refused: {name} expands {info.file_size // info.compress_size}x (a zip bomb?)."
+            )
         try:
             with zf.open(info) as f:
                 data = f.read(limit + 1)  # the declared size can lie: never read past the limit
@@ -187,8 +202,9 @@ def parse_metrics(data: bytes) -> list[dict[str, Any]]:
                 raise BundleError(f"metrics.csv row {row_no}: kind must be batch or epoch.")
             p: dict[str, Any] = {"kind": row["kind"]}
             for col in POINT_COLUMNS[1:]:
-                p[col] = _number(row.get(col), name="metrics.csv", row=row_no, column=col,
-                                 integer=col in ("epoch", "step"))
+                p[col] = _number(
+                    row.get(col), name="metrics.csv", row=row_no, column=col, integer=col in ("epoch", "step")
+                )
             for col in needed - {"kind"}:
                 if p[col] is None:
                     raise BundleError(f"metrics.csv row {row_no}: {col} is empty.")

@@ -952,7 +952,10 @@ def weight_images_figure(
     bound = float(np.nanmax(np.abs(images))) if images.size else 1.0
     fig.update_layout(
         coloraxis=dict(
-            colorscale="RdBu_r", cmin=-bound, cmax=bound, cmid=0,
+            colorscale="RdBu_r",
+            cmin=-bound,
+            cmax=bound,
+            cmid=0,
             colorbar=dict(title=dict(text="weight", side="right"), thickness=10),
         )
     )
@@ -963,7 +966,9 @@ def weight_images_figure(
     return _style(fig, title=title, height=height or min(max(auto, 140), 900), legend=False)
 
 
-def feature_maps_figure(maps: np.ndarray, *, cols: int = 8, title: str = "", height: int | None = None) -> go.Figure:
+def feature_maps_figure(
+    maps: np.ndarray, *, cols: int = 8, title: str = "", height: int | None = None
+) -> go.Figure:
     """A conv layer's output channels for one image, each on its own scale (dark 0, bright strongest)."""
     maps = np.asarray(maps, dtype=np.float64)
     peak = maps.reshape(len(maps), -1).max(axis=1) if maps.size else np.zeros(0)
@@ -973,8 +978,14 @@ def feature_maps_figure(maps: np.ndarray, *, cols: int = 8, title: str = "", hei
     cols = max(1, min(cols, len(maps)))
     h = maps.shape[1] if maps.ndim == 3 else 28
     mosaic_h, mosaic_w = _add_tiles(
-        fig, scaled, captions, cols=cols, coloraxis="coloraxis", caption_space=max(2, h // 4),
-        gap=max(1, h // 14), value_format="%{z:.2f} of the channel's peak",
+        fig,
+        scaled,
+        captions,
+        cols=cols,
+        coloraxis="coloraxis",
+        caption_space=max(2, h // 4),
+        gap=max(1, h // 14),
+        value_format="%{z:.2f} of the channel's peak",
     )
     fig.update_layout(coloraxis=dict(colorscale="Viridis", cmin=0, cmax=1, showscale=False))
     _square_image_axes(fig)

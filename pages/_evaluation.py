@@ -148,7 +148,12 @@ def render_cell_gallery(run: Run, cell: tuple[int, int], count: int) -> None:
         narrow, _ = st.columns([1, 4])
         page = int(
             narrow.number_input(
-                f"Page (of {pages})", min_value=1, max_value=pages, value=1, step=1, key=f"train_cell_page_{t}_{p}"
+                f"Page (of {pages})",
+                min_value=1,
+                max_value=pages,
+                value=1,
+                step=1,
+                key=f"train_cell_page_{t}_{p}",
             )
         )
     rows, page, _ = insight.page_of(frame, page, PER_PAGE)
@@ -189,7 +194,9 @@ def render_error_evolution(run: Run) -> None:
         i = epochs.index(pick)
     c1, c2 = st.columns([3, 2])
     c1.plotly_chart(
-        charts.confusion_matrix_figure(counts[i], CLASS_NAMES, normalize=True, title=f"After epoch {epochs[i]}"),
+        charts.confusion_matrix_figure(
+            counts[i], CLASS_NAMES, normalize=True, title=f"After epoch {epochs[i]}"
+        ),
         width="stretch",
         key="train_cm_epoch_chart",
     )
@@ -266,7 +273,9 @@ def render_feature_maps(model) -> None:
     with c2:
         for n, (caption, maps) in enumerate(insight.feature_maps(model, x_test[idx], per_layer=16)):
             st.plotly_chart(
-                charts.feature_maps_figure(maps, cols=16, title=caption), width="stretch", key=f"train_fmap_{n}"
+                charts.feature_maps_figure(maps, cols=16, title=caption),
+                width="stretch",
+                key=f"train_fmap_{n}",
             )
     st.caption(
         "Feature maps: what each convolution layer outputs for this image (after its activation), the 16 "
@@ -296,8 +305,12 @@ def render_imported_summary(run: Run) -> None:
         st.dataframe(table, hide_index=True, width="stretch")
     vers = summary.get("versions")
     if isinstance(vers, dict):
-        text = ", ".join(f"{md_escape(str(k))[:30]} {md_escape(str(v))[:30]}" for k, v in list(vers.items())[:6])
-        st.caption(f"Trained with {text}; dataset fingerprint `{md_escape(str(summary.get('dataset_fingerprint')))[:40]}`.")
+        text = ", ".join(
+            f"{md_escape(str(k))[:30]} {md_escape(str(v))[:30]}" for k, v in list(vers.items())[:6]
+        )
+        st.caption(
+            f"Trained with {text}; dataset fingerprint `{md_escape(str(summary.get('dataset_fingerprint')))[:40]}`."
+        )
 
 
 # ------------------------------------------------------------------------------------ downloads and import
@@ -352,7 +365,9 @@ def render_import() -> int | None:
         up = st.file_uploader("Run bundle (.zip)", type=["zip"], key=f"train_import_file_{nonce}")
         if up is None:
             return None
-        if not st.button("Import run", icon=":material/upload:", key=f"train_import_go_{nonce}", type="primary"):
+        if not st.button(
+            "Import run", icon=":material/upload:", key=f"train_import_go_{nonce}", type="primary"
+        ):
             return None
         try:
             run_id = bundle.import_bundle(get_store(), up.getvalue())

@@ -132,21 +132,52 @@ def finished_run(store: RunStore, tmp_path) -> int:
     rid = store.create_run(cfg, label="my <b>run</b>")
     store.mark_running(rid, 4242)
     for e in (1, 2):
-        store.add_point(rid, {"kind": "batch", "epoch": e, "step": 4, "progress": e - 0.5, "loss": 1.0,
-                              "accuracy": 0.5, "time": 1.0})
-        store.add_point(rid, {"kind": "epoch", "epoch": e, "step": 8, "progress": float(e), "loss": 0.9,
-                              "accuracy": 0.6, "val_loss": 0.8, "val_accuracy": 0.6 + e / 10, "time": 2.0})
+        store.add_point(
+            rid,
+            {
+                "kind": "batch",
+                "epoch": e,
+                "step": 4,
+                "progress": e - 0.5,
+                "loss": 1.0,
+                "accuracy": 0.5,
+                "time": 1.0,
+            },
+        )
+        store.add_point(
+            rid,
+            {
+                "kind": "epoch",
+                "epoch": e,
+                "step": 8,
+                "progress": float(e),
+                "loss": 0.9,
+                "accuracy": 0.6,
+                "val_loss": 0.8,
+                "val_accuracy": 0.6 + e / 10,
+                "time": 2.0,
+            },
+        )
     model = tmp_path / "model.keras"
     model.write_bytes(b"not really a model")
-    store.finish_run(rid, status="finished", worker_pid=4242, test_accuracy=0.75, test_loss=0.7, epochs_done=2,
-                     seconds=3.0, model_path=str(model))
+    store.finish_run(
+        rid,
+        status="finished",
+        worker_pid=4242,
+        test_accuracy=0.75,
+        test_loss=0.7,
+        epochs_done=2,
+        seconds=3.0,
+        model_path=str(model),
+    )
     return rid
 
 
 def make_bundle(store, rid) -> bytes:
     run = store.get_run(rid)
-    report = pd.DataFrame({"class": ["T-shirt/top"], "precision": [0.9], "recall": [0.8], "f1": [0.85],
-                           "support": [1000]})
+    report = pd.DataFrame(
+        {"class": ["T-shirt/top"], "precision": [0.9], "recall": [0.8], "f1": [0.85], "support": [1000]}
+    )
     return bundle.export_bundle(run, store.points(rid), per_class=report, model_path=run.model_path)
 
 
@@ -166,7 +197,9 @@ def test_bundle_round_trip_imports_config_metrics_and_summary_but_never_the_mode
     assert run.label.startswith(f"imported #{rid}")
     a, b = store.points(rid), store.points(new)
     cols = ["kind", "epoch", "step", "progress", "loss", "accuracy", "val_loss", "val_accuracy"]
-    pd.testing.assert_frame_equal(a[cols].reset_index(drop=True), b[cols].reset_index(drop=True), check_dtype=False)
+    pd.testing.assert_frame_equal(
+        a[cols].reset_index(drop=True), b[cols].reset_index(drop=True), check_dtype=False
+    )
     assert not any(p.name.endswith(".keras") for p in store.run_dir(new).iterdir())
     assert store.imported_summary(new)["per_class"][0]["class"] == "T-shirt/top"
     assert "(imported)" in store.runs_frame().set_index("id").loc[new, "status"]
@@ -216,7 +249,9 @@ def lie_about_size(raw: bytes, name: str, size: int) -> bytes:
     """The zip with `name`'s uncompressed size replaced by `size` in both its headers."""
     b = bytearray(raw)
     with zipfile.ZipFile(io.BytesIO(raw)) as zf:
-        b[zf.getinfo(name).header_offset + 22 : zf.getinfo(name).header_offset + 26] = size.to_bytes(4, "little")
+        b[zf.getinfo(name).header_offset + 22 : zf.getinfo(name).header_offset + 26] = size.to_bytes(
+            4, "little"
+        )
     at = b.find(b"PK\x01\x02")
     while at >= 0:
         n = int.from_bytes(b[at + 28 : at + 30], "little")

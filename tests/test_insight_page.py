@@ -15,14 +15,27 @@ def fake_run(store: RunStore, *, confusion: bool = True) -> int:
     rid = store.create_run(TrainConfig(epochs=2, train_subset=1000, seed=11), label="page test")
     store.mark_running(rid, 4242)
     for e in (1, 2):
-        store.add_point(rid, {"kind": "epoch", "epoch": e, "step": 16, "progress": float(e), "loss": 1 / e,
-                              "accuracy": 0.7, "val_loss": 1 / e, "val_accuracy": 0.7, "time": 1.0})
+        store.add_point(
+            rid,
+            {
+                "kind": "epoch",
+                "epoch": e,
+                "step": 16,
+                "progress": float(e),
+                "loss": 1 / e,
+                "accuracy": 0.7,
+                "val_loss": 1 / e,
+                "val_accuracy": 0.7,
+                "time": 1.0,
+            },
+        )
         if confusion:
             store.add_epoch_confusion(rid, e, np.eye(10, dtype=int) * 100 + e, seconds=0.05)
     probs = np.random.default_rng(0).dirichlet(np.ones(10), size=10000).astype(np.float32)
     store.save_test_probs(rid, probs)
-    store.finish_run(rid, status="finished", worker_pid=4242, test_accuracy=0.1, test_loss=2.3, epochs_done=2,
-                     seconds=3.0)
+    store.finish_run(
+        rid, status="finished", worker_pid=4242, test_accuracy=0.1, test_loss=2.3, epochs_done=2, seconds=3.0
+    )
     return rid
 
 
@@ -44,7 +57,9 @@ def test_a_cell_link_shows_that_cells_images_and_the_epoch_slider(fmnist_home):
 def test_the_diagonal_shows_the_least_confident_correct_answers(fmnist_home):
     rid = fake_run(RunStore(fmnist_home), confusion=False)
     at = open_train(run=str(rid), cell="3,3")
-    assert any("Dress, correctly recognised" in m.value and "least confident first" in m.value for m in at.markdown)
+    assert any(
+        "Dress, correctly recognised" in m.value and "least confident first" in m.value for m in at.markdown
+    )
     assert not at.get("select_slider")  # no per-epoch counts recorded: no slider
 
 
@@ -52,7 +67,9 @@ def test_an_imported_run_says_it_has_no_model(fmnist_home):
     store = RunStore(fmnist_home)
     rid = fake_run(store, confusion=False)
     run = store.get_run(rid)
-    new = bundle.import_bundle(store, bundle.export_bundle(run, store.points(rid), per_class=None, model_path=None))
+    new = bundle.import_bundle(
+        store, bundle.export_bundle(run, store.points(rid), per_class=None, model_path=None)
+    )
     at = open_train(run=str(new))
     assert not at.exception
     assert any("model file was not imported" in c.value for c in at.caption)

@@ -14,7 +14,9 @@ from fmnist_core.store.artifacts import write_atomically
 class InsightMixin:
     # -- how the errors evolved -----------------------------------------------------------------------
 
-    def add_epoch_confusion(self, run_id: int, epoch: int, counts: np.ndarray, *, seconds: float | None) -> None:
+    def add_epoch_confusion(
+        self, run_id: int, epoch: int, counts: np.ndarray, *, seconds: float | None
+    ) -> None:
         """Record the validation confusion counts after `epoch` epochs (a resumed epoch replaces its row)."""
         counts = np.asarray(counts, dtype=np.int64)
         with self._write() as c:
@@ -27,7 +29,8 @@ class InsightMixin:
         """(epochs, counts (n, 10, 10) int64, seconds (n,) float with NaN where unknown), by epoch."""
         with self._read() as c:
             rows = c.execute(
-                "SELECT epoch, counts, seconds FROM epoch_confusion WHERE run_id = ? ORDER BY epoch", (int(run_id),)
+                "SELECT epoch, counts, seconds FROM epoch_confusion WHERE run_id = ? ORDER BY epoch",
+                (int(run_id),),
             ).fetchall()
         if not rows:
             return [], np.zeros((0, 10, 10), dtype=np.int64), np.zeros(0)
@@ -53,8 +56,15 @@ class InsightMixin:
         from fmnist_core.store.points import POINT_COLUMNS
 
         now = time.time()
-        allowed = {"test_loss", "test_accuracy", "best_val_accuracy", "last_val_accuracy", "seconds", "params",
-                   "epochs_done"}
+        allowed = {
+            "test_loss",
+            "test_accuracy",
+            "best_val_accuracy",
+            "last_val_accuracy",
+            "seconds",
+            "params",
+            "epochs_done",
+        }
         fields = {k: self._clean(v) for k, v in fields.items() if k in allowed}
         with self._write() as c:
             cur = c.execute(
