@@ -15,6 +15,7 @@ from fmnist_core.store import Run
 
 # Large type for a projector: metric values, headings, captions and chart fonts grow; no user text here.
 PRESENTER_CSS = """<style>
+[data-testid="stMainBlockContainer"] { padding-top: 1.5rem !important; }
 [data-testid="stMain"] [data-testid="stMetricValue"], [data-testid="stMain"] [data-testid="stMetricValue"] * {
   font-size: 3.4rem !important; line-height: 1.1 !important; }
 [data-testid="stMain"] [data-testid="stMetricLabel"] p { font-size: 1.3rem !important; }
@@ -119,21 +120,18 @@ def chart_controls_ui() -> None:
 def render_curves(run: Run, points: pd.DataFrame, *, key: str = "") -> None:
     o = options()
     per_epoch = n_train_images(run.config)
-    height = 480 if o.present else 380
+    height = 420 if o.present else 380
     common = dict(
         smoothing=o.smoothing, x_unit=o.x_unit or "epochs", images_per_epoch=per_epoch, height=height
     )
+    loss = charts.training_curves(points, metric="loss", title="Loss", log_y=o.log_loss, **common)
+    acc = charts.training_curves(points, metric="accuracy", title="Accuracy", **common)
+    if o.present:  # readable from the back of a classroom
+        for fig in (loss, acc):
+            fig.update_layout(font=dict(size=16), title_font=dict(size=22), legend_font=dict(size=15))
     c1, c2 = st.columns(2)
-    c1.plotly_chart(
-        charts.training_curves(points, metric="loss", title="Loss", log_y=o.log_loss, **common),
-        width="stretch",
-        key=f"train_loss_chart_{run.id}{key}",
-    )
-    c2.plotly_chart(
-        charts.training_curves(points, metric="accuracy", title="Accuracy", **common),
-        width="stretch",
-        key=f"train_acc_chart_{run.id}{key}",
-    )
+    c1.plotly_chart(loss, width="stretch", key=f"train_loss_chart_{run.id}{key}")
+    c2.plotly_chart(acc, width="stretch", key=f"train_acc_chart_{run.id}{key}")
     if not o.present:
         st.caption(
             "Thin lines inside an epoch are Keras' running means over the epoch so far; markers are epoch ends."
@@ -229,6 +227,7 @@ def replay_view(run: Run, points: pd.DataFrame, polling: bool) -> None:
     )
     c1, c2, c3 = st.columns(3)
     paused = state["paused"] is not None
+    # (three buttons on one row: in presenter mode the curves must fit a 720-pixel-high screen)
     if c1.button(
         "Resume" if paused else "Pause",
         icon=":material/play_arrow:" if paused else ":material/pause:",

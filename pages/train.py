@@ -561,16 +561,19 @@ read_view_params()
 init_form()
 current_run_id()
 present = presenter_toggle()
-st.title("Train a network")
 if not present:
+    st.title("Train a network")
     st.caption(
         "Build an MLP or a CNN, train it on the lab's 48,000/12,000 split, and watch it learn live. "
         "Training runs in a background worker: switch pages or reload, it keeps going."
     )
 
-if present:  # the set-up folded away, the run full width
-    with st.expander("Set-up", expanded=False, icon=":material/tune:"):
+if present:  # the set-up folded away, the run full width: the curves fit a 1280x720 projector
+    top_left, top_right = st.columns([3, 1], vertical_alignment="top")
+    with top_left.expander("Set-up", expanded=False, icon=":material/tune:"):
         setup_panel()
+    with top_right:
+        chart_controls_ui()
     view = st.container()
 else:
     setup, view = st.columns([5, 8], gap="large")
@@ -595,7 +598,8 @@ with view:
     else:
         if st.session_state.get("train_notice_run") == run.id and run.status in ACTIVE:
             st.info(f"Run #{run.id} with this exact set-up was already queued or running: this is it.")
-        chart_controls_ui()
+        if not present:
+            chart_controls_ui()
         rs = replay_state()
         if run.status in ACTIVE:
             live_view(run.id, run.status)
