@@ -157,7 +157,12 @@ def _execute(store, run_id, config, data, beat, pid, *, must_quit, on_point) -> 
             return True
         return store.stop_requested(run_id)
 
+    from fmnist_core.insight import EpochConfusionRecorder
+
+    confusion = EpochConfusionRecorder()
+
     def on_epoch_done(model, epochs_done: int) -> None:
+        _record_epoch_confusion(store, run_id, confusion, model, config, data, epochs_done)
         if epochs_done < config.epochs:  # the last epoch's model is saved as the result anyway
             store.save_checkpoint(run_id, model, epochs_done)
 
@@ -225,6 +230,23 @@ def _execute(store, run_id, config, data, beat, pid, *, must_quit, on_point) -> 
     if not store.finish_run(run_id, status="finished", worker_pid=pid, **summary, **fields):
         return "lost"
     return "finished"
+
+
+def _record_epoch_confusion(
+    store: RunStore, run_id: int, recorder, model, config: TrainConfig, data, epoch: int
+) -> None:
+    """The validation confusion counts at this epoch end (fmnist_core.insight.EpochConfusionRecorder: at
+    most ~10% of the epoch's time; $FMNIST_EPOCH_CONFUSION=0 off, =all every image). A failure here is
+    logged and never fails the run."""
+    from fmnist_core.training import prepare_data
+
+    try:
+        prepared = prepare_data(config, data)
+        result = recorder(model, prepared.x_val, prepared.y_val)
+        if result is not None:
+            store.add_epoch_confusion(run_id, epoch, result[0], seconds=result[1])
+    except Exception:
+        log.exception("could not record the validation confusion of run %s, epoch %s", run_id, epoch)
 
 
 def _position(point: dict) -> tuple[int, int, int]:

@@ -114,6 +114,27 @@ def test_per_epoch_validation_confusion_counts_on_a_tiny_real_run(fmnist_home):
     assert store.epoch_confusions(rid)[0] == []
 
 
+class SlowModel:
+    """predict_on_batch that costs 1 ms an image and always answers class 0."""
+
+    def predict_on_batch(self, x):
+        time.sleep(len(x) / 1000)
+        out = np.zeros((len(x), 10))
+        out[:, 0] = 1
+        return out
+
+
+def test_the_epoch_pass_shrinks_to_its_time_budget():
+    x, y = np.zeros((1500, 784), np.float32), np.zeros(1500, int)
+    rec = insight.EpochConfusionRecorder(budget=0.1, mode="budget")
+    rec.last_end -= 5.0  # an epoch of ~5 s just ended: 1.5 s of counting is over 10%
+    counts, seconds = rec(SlowModel(), x, y)
+    assert counts.sum() == 1500 and counts[0, 0] == 1500 and seconds >= 1.5
+    assert 1000 <= rec.n < 1500  # later passes use fewer images (never under 1,000)
+    off = insight.EpochConfusionRecorder(mode="off")
+    assert off(SlowModel(), x, y) is None
+
+
 def test_epoch_confusion_rows_replace_on_resume(fmnist_home):
     store = RunStore(fmnist_home)
     rid = store.create_run(TrainConfig(epochs=2))
