@@ -66,6 +66,7 @@ class Run:
     finalizing: int = 0  # 1 while a stopped run's model is saved and its test evaluation runs
     checkpoint_epoch: int | None = None
     resumes: int = 0
+    imported: int = 0  # 1: config, metrics and summary from a run bundle; no model
 
     @property
     def active(self) -> bool:
@@ -225,7 +226,7 @@ class RunsMixin:
                 {
                     "id": r.id,
                     "label": r.label,
-                    "status": r.status,
+                    "status": f"{r.status} (imported)" if r.imported else r.status,
                     "model": cfg.get("model", {}).get("kind", ""),
                     "optimizer": cfg.get("optimizer"),
                     "lr": cfg.get("learning_rate"),
