@@ -182,7 +182,7 @@ def test_augmentation_is_a_form_field_that_trains_and_round_trips(fmnist_home):
     at = open_train(train_augment="sketch", train_epochs="1", train_subset="1000")
     assert at.selectbox(key="train_augment").value == "sketch"
     store = RunStore(fmnist_home)
-    rid = store.create_run(TrainConfig(epochs=1, augment="flip"))
+    rid = finished_run(store, TrainConfig(epochs=1, augment="flip"))
     at = open_train(run=str(rid))
     assert at.selectbox(key="train_augment").value == "flip"
     assert any("augment: flip" in c.value for c in at.caption)
