@@ -103,8 +103,8 @@ def main(argv: list[str] | None = None) -> None:
         _, again = compare.schedule_study(runner, spec, name="bench again")
         print(f"same study again: {again} in {time.perf_counter() - t0:.3f} s (nothing trained)")
         summary = compare.summarize(runs)
-        print(compare.leaderboard_table(summary, target=spec.target).to_string(index=False))
-        print(compare.verdict(summary))
+        print(compare.leaderboard_table(summary, runs, target=spec.target).to_string(index=False))
+        print(compare.verdict(summary, runs))
     finally:
         runner.shutdown()
 

@@ -1,4 +1,4 @@
-"""Command line: `python -m fmnist_core train ...` and `python -m fmnist_core compare ...`.
+"""Command line: `python -m fmnist_core train | resume | compare | sweep | reproduce-lab ...`.
 
 Runs are recorded in the same store the app uses ($FMNIST_HOME), so the app shows them.
 """
@@ -29,24 +29,35 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", default=None, help="folder with the four IDX files")
 
 
+def config_from_args(args: argparse.Namespace):
+    """The TrainConfig the flags ask for (train, and the base of compare / sweep / reproduce-lab).
+    Flags a command does not have count as not given."""
+    from fmnist_core.training import TrainConfig
+
+    def arg(name: str):
+        return getattr(args, name, None)
+
+    augment = arg("augment")
+    return TrainConfig(
+        model=PRESETS[args.preset],
+        optimizer=arg("optimizer") or "adam",
+        learning_rate=arg("lr"),
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        val_fraction=args.val_fraction,
+        seed=arg("seed") if arg("seed") is not None else arg("first_seed") or 0,
+        train_subset=args.train_subset,
+        val_subset=args.val_subset,
+        augment=None if augment in (None, "none") else augment,
+    )
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from fmnist_core.data import load_fashion_mnist
     from fmnist_core.jobs import execute_run
     from fmnist_core.store import RunStore
-    from fmnist_core.training import TrainConfig
 
-    config = TrainConfig(
-        model=PRESETS[args.preset],
-        optimizer=args.optimizer,
-        learning_rate=args.lr,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        val_fraction=args.val_fraction,
-        seed=args.seed,
-        train_subset=args.train_subset,
-        val_subset=args.val_subset,
-        augment=None if args.augment == "none" else args.augment,
-    )
+    config = config_from_args(args)
     data = load_fashion_mnist(args.data_dir)
     store = RunStore()
     # running, with our pid, in one transaction: a page's reconcile never sees it without a worker
@@ -136,10 +147,133 @@ def _report(store, run_id: int, status: str) -> int:
     return 1
 
 
-def cmd_compare(args: argparse.Namespace) -> int:
-    from fmnist_core.compare import run_study_cli
+def study_spec_from_args(args: argparse.Namespace, kind: str):
+    """The study `compare` or `sweep` asked for (raises ValueError with a reason)."""
+    from fmnist_core.studies.spec import REGULARIZATION_VARIANTS, StudySpec, parse_rates
 
-    return run_study_cli(args)
+    if args.seeds < 1:
+        raise ValueError("--seeds must be at least 1")
+    base = config_from_args(args)
+    seeds = tuple(range(args.first_seed, args.first_seed + args.seeds))
+    lrs: tuple[float, ...] = ()
+    if kind == "sweep":
+        names = args.optimizers.split(",")
+        if args.lrs:
+            lrs, problem = parse_rates(args.lrs)
+            if problem:
+                raise ValueError(f"--lrs: {problem}")
+    elif args.regularization:
+        kind = "regularization"
+        names = list(REGULARIZATION_VARIANTS) if args.regularization == "all" else args.regularization.split(",")
+    else:
+        names = list(OPTIMIZERS) if args.optimizers == "all" else args.optimizers.split(",")
+    return StudySpec(
+        base=base,
+        variants=tuple(n.strip() for n in names if n.strip()),
+        seeds=seeds,
+        kind=kind,
+        lr_policy="shared" if args.lr is not None and kind != "sweep" else "default",
+        shared_lr=args.lr if kind != "sweep" else None,
+        target=args.target,
+        lrs=lrs,
+    )
+
+
+def _print_leaderboard(runs, *, target: float, rank_by: str = "last_val") -> None:
+    from fmnist_core.studies import stats
+
+    summary = stats.summarize(runs, rank_by=rank_by)
+    print(f"\nLeaderboard ({stats.METRIC_TITLES[rank_by]}, mean ± sample sd over seeds, ddof=1; "
+          "the top variant against each other, paired over seeds):")
+    print(stats.leaderboard_table(summary, runs, target=target).to_string(index=False))
+    print()
+    print(stats.verdict(summary, runs))
+
+
+def _run_studies(specs: dict, args: argparse.Namespace) -> dict[str, str] | int:
+    """Run studies in this process after the budget check; {name: study_id}, or an exit code."""
+    from fmnist_core.store import RunStore
+    from fmnist_core.studies.estimate import budget_problem
+    from fmnist_core.studies.inline import Interrupted, run_inline
+
+    store = RunStore()
+    store.reconcile()
+    for spec in specs.values():
+        if problem := budget_problem(spec, store):
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
+    out = {}
+    for name, spec in specs.items():
+        try:
+            out[name] = run_inline(store, spec, data_dir=args.data_dir)
+        except Interrupted:
+            print("interrupted: finished runs are kept and will be reused next time", file=sys.stderr)
+            return 130
+    return out
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Run a comparison study here: reuse finished runs, train the rest, print the leaderboard."""
+    from fmnist_core.store import RunStore
+    from fmnist_core.studies.readback import study_runs
+
+    spec = study_spec_from_args(args, "optimizer")
+    ids = _run_studies({"study": spec}, args)
+    if isinstance(ids, int):
+        return ids
+    runs = study_runs(RunStore(), ids["study"])
+    _print_leaderboard(runs, target=spec.target)
+    return 0 if (runs["status"] == "finished").all() else 1
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """The fair race: every optimizer at every rate x seeds, then the comparison at each one's best rate
+    (chosen on validation, reported on test)."""
+    from fmnist_core.store import RunStore
+    from fmnist_core.studies import stats, sweep
+    from fmnist_core.studies.readback import study_runs
+
+    spec = study_spec_from_args(args, "sweep")
+    ids = _run_studies({"sweep": spec}, args)
+    if isinstance(ids, int):
+        return ids
+    runs = study_runs(RunStore(), ids["sweep"])
+    table = sweep.sweep_table(runs)
+    print("\nSweep (last-epoch validation accuracy and test accuracy, mean ± sample sd over seeds):")
+    for r in table.itertuples():
+        print(
+            f"  {r.optimizer:>9} lr {r.learning_rate:<8g} val {stats.mean_sd(r.val_mean, r.val_std)}  "
+            f"test {stats.mean_sd(r.test_mean, r.test_std)}  ({r.n} runs{f', {r.failed} failed' if r.failed else ''})"
+        )
+    best = sweep.best_rates(runs)
+    print("\nBest rate on validation: " + ", ".join(f"{o} {lr:g}" for o, lr in best.items()))
+    _print_leaderboard(sweep.comparison_runs(runs, best), target=spec.target, rank_by=sweep.REPORT_BY)
+    return 0 if (runs["status"] == "finished").all() else 1
+
+
+def cmd_reproduce_lab(args: argparse.Namespace) -> int:
+    """The lab's own experiments with N seeds, and a report of its claims against them (MD + CSV)."""
+    from pathlib import Path
+
+    from fmnist_core.settings import studio_home
+    from fmnist_core.store import RunStore
+    from fmnist_core.studies import lab
+
+    specs = lab.lab_specs(
+        args.seeds, epochs=args.epochs, train_subset=args.train_subset, val_subset=args.val_subset
+    )
+    ids = _run_studies(specs, args)
+    if isinstance(ids, int):
+        return ids
+    report = lab.lab_report(lab.lab_runs(RunStore(), specs))
+    md = lab.report_markdown(report, seeds=args.seeds, epochs=args.epochs, train_subset=args.train_subset)
+    out = Path(args.out) if args.out else studio_home() / "reports"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "lab-report.md").write_text(md)
+    (out / "lab-report.csv").write_bytes(lab.report_csv(report))
+    print("\n" + md)
+    print(f"report written to {out / 'lab-report.md'} and {out / 'lab-report.csv'}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -171,6 +305,22 @@ def main(argv: list[str] | None = None) -> int:
         "--target", type=float, default=0.85, help="validation accuracy target for epochs-to-target"
     )
     c.set_defaults(func=cmd_compare)
+    w = sub.add_parser("sweep", help="the fair race: optimizers x learning rates x seeds, then each at its best rate")
+    _add_common(w)
+    w.add_argument("--optimizers", default="sgd,adagrad,adam,rmsprop")
+    w.add_argument("--lrs", default=None, help="comma-separated rates for every optimizer (default: 5 around each default)")
+    w.add_argument("--seeds", type=int, default=2)
+    w.add_argument("--first-seed", type=int, default=0)
+    w.add_argument("--target", type=float, default=0.85, help="validation accuracy target for epochs-to-target")
+    w.set_defaults(func=cmd_sweep)
+    lab = sub.add_parser("reproduce-lab", help="the lab's experiments with N seeds, and a report of its claims")
+    lab.add_argument("--seeds", type=int, default=3)
+    lab.add_argument("--epochs", type=int, default=10)
+    lab.add_argument("--train-subset", type=int, default=None, help="train on only the first N training images")
+    lab.add_argument("--val-subset", type=int, default=None, help="validate on only the first N validation images")
+    lab.add_argument("--out", default=None, help="folder for lab-report.md and .csv (default: $FMNIST_HOME/reports)")
+    lab.add_argument("--data-dir", default=None, help="folder with the four IDX files")
+    lab.set_defaults(func=cmd_reproduce_lab)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -1014,3 +1014,74 @@ def per_class_accuracy_figure(
     fig.update_xaxes(range=[0, 1.12], tickformat=".0%", title_text="validation accuracy of the class")
     fig.update_yaxes(autorange="reversed")
     return _style(fig, title=title, height=420, legend=False)
+
+
+def sweep_curves(
+    table: pd.DataFrame,
+    *,
+    value: str = "val",
+    best: dict[str, float] | None = None,
+    title: str = "",
+) -> go.Figure:
+    """A learning-rate sweep: accuracy against learning rate (log axis), one curve per optimizer (mean
+    over seeds, ±1 sample sd band), the chosen rate of each ringed. `table` is studies.sweep_table's:
+    optimizer, learning_rate, n, `{value}_mean`, `{value}_std`."""
+    fig = go.Figure()
+    mean_col, std_col = f"{value}_mean", f"{value}_std"
+    df = table.dropna(subset=[mean_col]) if table is not None and len(table) else pd.DataFrame()
+    colors = variant_colors(df["optimizer"].unique()) if len(df) else {}
+    for opt, g in df.groupby("optimizer", sort=False):
+        opt = str(opt)
+        g = g.sort_values("learning_rate")
+        x, m = g["learning_rate"].to_numpy(float), g[mean_col].to_numpy(float)
+        s = np.nan_to_num(g[std_col].to_numpy(float))
+        if (g["n"] >= 2).any():
+            fig.add_trace(
+                go.Scatter(
+                    x=np.concatenate([x, x[::-1]]),
+                    y=np.concatenate([m + s, (m - s)[::-1]]),
+                    fill="toself",
+                    fillcolor=_rgba(colors[opt], 0.18),
+                    line=dict(width=0),
+                    mode="lines",
+                    name=f"{opt} ±1 sd",
+                    legendgroup=opt,
+                    showlegend=False,
+                    hoverinfo="skip",
+                )
+            )
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=m,
+                mode="lines+markers",
+                name=opt,
+                legendgroup=opt,
+                line=dict(color=colors[opt], width=3),
+                marker=dict(size=8),
+                customdata=np.stack([s, g["n"].to_numpy(float)], axis=-1),
+                hovertemplate=f"<b>{opt}</b> lr %{{x:g}}<br>mean %{{y:.2%}} ± %{{customdata[0]:.2%}}"
+                " (n=%{customdata[1]})<extra></extra>",
+            )
+        )
+        if best and opt in best:
+            pick = g[g["learning_rate"] == best[opt]]
+            fig.add_trace(
+                go.Scatter(
+                    x=pick["learning_rate"],
+                    y=pick[mean_col],
+                    mode="markers",
+                    name=f"{opt}: best rate",
+                    legendgroup=opt,
+                    showlegend=False,
+                    marker=dict(size=18, symbol="circle-open", color=colors[opt], line=dict(width=2)),
+                    hovertemplate=f"<b>{opt}</b>: best rate %{{x:g}}<extra></extra>",
+                )
+            )
+    if not fig.data:
+        _empty_annotation(fig, "No finished runs yet")
+    rates = df["learning_rate"].to_numpy(float) if len(df) else np.array([])
+    fig.update_xaxes(title_text="learning rate", type="log", tickvals=_log_ticks(rates) or None, tickformat="g")
+    label = "last-epoch validation accuracy" if value == "val" else "test accuracy"
+    fig.update_yaxes(title_text=f"{label} (mean ± sd over seeds)", tickformat=".3~p")
+    return _style(fig, title=title, height=420)

@@ -75,6 +75,9 @@ def run_progress(
 
 
 def format_seconds(s: float) -> str:
+    """The one duration formatter: '42 s', '3 min 05 s', '2 h 10 min' ('unknown' for NaN/inf)."""
+    if not math.isfinite(s):
+        return "unknown"
     s = max(0, int(round(s)))
     if s < 60:
         return f"{s} s"

@@ -53,3 +53,9 @@ def worker_threads() -> int:
     (every core). Measured on 2 cores with cnn_fast: one thread cost ~40% of training speed and did
     not make the server faster; the lower priority (worker_nice) is what keeps it responsive."""
     return int(_env_number("FMNIST_WORKER_THREADS", 0, lo=0, hi=256))
+
+
+def study_budget_seconds() -> float:
+    """$FMNIST_STUDY_BUDGET: the longest a comparison study or sweep may be estimated to take, in
+    seconds (default 4 h; 0 means no limit). A study beyond it is refused with ways to shrink it."""
+    return _env_number("FMNIST_STUDY_BUDGET", 4 * 3600, lo=0, hi=30 * 24 * 3600)

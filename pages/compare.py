@@ -25,7 +25,13 @@ NEW = "new"  # selectbox option for "set up a new study" (study ids are timestam
 POLL_SECONDS = 2.0
 SHARED_LRS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)
 BATCH_SIZES = (16, 32, 64, 128, 256, 512, 1024)
-KINDS = {"optimizer": "Optimizers", "regularization": "Regularization"}
+KINDS = {"optimizer": "Optimizers", "regularization": "Regularization", "sweep": "Learning-rate sweep"}
+DEFAULT_LRS = "1e-4, 3e-4, 1e-3, 3e-3, 1e-2"
+PAIRED_NOTE = (
+    "Paired by seed: for a given seed every variant starts from identical initial weights and sees the same "
+    "batch order (`keras.utils.set_random_seed` before the model is built; checked by a test that builds the "
+    "variants with one seed and compares their weights), so each verdict is a paired t-test over seeds."
+)
 
 
 # ------------------------------------------------------------------------------------ choosing a study
@@ -83,6 +89,76 @@ def _field_problems(state) -> dict[str, str]:
     return {k: p for k in keys if k in state and (p := FIELDS[k].problem(state[k]))}
 
 
+def lr_policy_ui() -> tuple[str, float | None]:
+    """Each optimizer's Keras default rate (as the lab did), or one shared rate."""
+    policy = st.radio(
+        "Learning rate",
+        ["default", "shared"],
+        format_func={"default": "Each optimizer's Keras default", "shared": "One shared rate"}.get,
+        horizontal=True,
+        key="compare_lr_policy",
+        persist_state="session",
+    )
+    if policy != "shared":
+        return policy, None
+    lr = st.select_slider(
+        "Shared learning rate",
+        SHARED_LRS,
+        value=1e-3,
+        format_func=lambda v: f"{v:g}",
+        key="compare_lr",
+        persist_state="session",
+    )
+    return policy, lr
+
+
+def sweep_ui() -> tuple[list[str], tuple[float, ...]]:
+    """A sweep's optimizers and rates: 5 around each optimizer's Keras default, or the same list for all.
+    Rates that cannot run are refused under the field (and Start stays disabled)."""
+    keep = {"persist_state": "session"}
+    variants = st.multiselect(
+        "Optimizers",
+        list(OPTIMIZERS),
+        default=list(compare.LAB_OPTIMIZERS),
+        format_func=lambda o: OPTIMIZERS[o].label,
+        key="compare_sweep_optimizers",
+        help="The lab's four are preselected.",
+        **keep,
+    )
+    a, b = st.columns([2, 3])
+    mode = a.radio(
+        "Learning rates",
+        ["around", "list"],
+        format_func={"around": "5 around each default (×0.1 … ×10)", "list": "These rates for all"}.get,
+        key="compare_lr_mode",
+        **keep,
+    )
+    if mode == "around":
+        b.caption(
+            "Rates: "
+            + "; ".join(
+                f"{OPTIMIZERS[v].label} " + ", ".join(f"{r:g}" for r in compare.default_rates(v))
+                for v in variants
+            )
+        )
+        return variants, ()
+    st.session_state.setdefault("compare_lrs", DEFAULT_LRS)
+    text = b.text_input(
+        "Rates (comma-separated)",
+        key="compare_lrs",
+        max_chars=200,
+        help="From 1e-06 to 10, 2 to 9 rates.",
+        **keep,
+    )
+    rates, problem = compare.parse_rates(text)
+    if problem:
+        b.markdown(f":red[Rates: {md_escape(problem)}]")
+        st.session_state["compare_lrs_problem"] = problem
+    else:
+        st.session_state.pop("compare_lrs_problem", None)
+    return variants, rates
+
+
 def setup_ui() -> tuple[compare.StudySpec | None, str]:
     """The study form; returns (spec, name), spec None (with the reason shown) when it cannot run."""
     keep = {"persist_state": "session"}  # the form survives viewing a past study and page switches
@@ -94,7 +170,8 @@ def setup_ui() -> tuple[compare.StudySpec | None, str]:
         horizontal=True,
         key="compare_kind",
         help="Optimizers: the same network trained with each optimizer. Regularization: variants of the "
-        "network (dropout, L2, batch norm) trained with one optimizer.",
+        "network (dropout, L2, batch norm, flips) trained with one optimizer. Learning-rate sweep: every "
+        "optimizer at several rates, then compared at its best rate (the fair race).",
         **keep,
     )
     preset = top[1].selectbox(
@@ -106,7 +183,10 @@ def setup_ui() -> tuple[compare.StudySpec | None, str]:
         **keep,
     )
     optimizer = "adam"
-    if kind == "optimizer":
+    lrs: tuple[float, ...] = ()
+    if kind == "sweep":
+        variants, lrs = sweep_ui()
+    elif kind == "optimizer":
         variants = st.multiselect(
             "Optimizers",
             list(OPTIMIZERS),
@@ -128,10 +208,11 @@ def setup_ui() -> tuple[compare.StudySpec | None, str]:
         variants = st.multiselect(
             "Regularization variants",
             list(compare.REGULARIZATION_VARIANTS),
-            default=list(compare.REGULARIZATION_VARIANTS),
+            default=list(compare.DEFAULT_REGULARIZERS),
             format_func=compare.REGULARIZATION_LABELS.get,
             key="compare_regularizers",
-            help="Each adds one regularizer to the base network with its dropout removed.",
+            help="Each adds one regularizer to the base network with its dropout removed: L2 at three "
+            "strengths makes a sweep of L2; flips train on randomly mirrored images.",
             **keep,
         )
     row = st.columns(4)
@@ -165,25 +246,15 @@ def setup_ui() -> tuple[compare.StudySpec | None, str]:
         if key in problems:
             col.markdown(f":red[{problems[key]}]")
     lr_col, subset_col = st.columns(2)
+    policy, shared_lr = "default", None
     with lr_col:
-        policy = st.radio(
-            "Learning rate",
-            ["default", "shared"],
-            format_func={"default": "Each optimizer's Keras default", "shared": "One shared rate"}.get,
-            horizontal=True,
-            key="compare_lr_policy",
-            **keep,
-        )
-        shared_lr = None
-        if policy == "shared":
-            shared_lr = st.select_slider(
-                "Shared learning rate",
-                SHARED_LRS,
-                value=1e-3,
-                format_func=lambda v: f"{v:g}",
-                key="compare_lr",
-                **keep,
+        if kind == "sweep":
+            st.caption(
+                "Each optimizer runs at every rate; its best rate is chosen on validation accuracy, and the "
+                "comparison at those rates is reported on the test set (which played no part in the choice)."
             )
+        else:
+            policy, shared_lr = lr_policy_ui()
     with subset_col:
         quick = st.toggle(
             "Quick demo on a subset",
@@ -207,6 +278,12 @@ def setup_ui() -> tuple[compare.StudySpec | None, str]:
     name = st.text_input("Name (optional)", key="compare_name", max_chars=80, **keep)
 
     problems = _field_problems(st.session_state)
+    if (
+        kind == "sweep"
+        and st.session_state.get("compare_lr_mode") == "list"
+        and "compare_lrs_problem" in st.session_state
+    ):
+        problems["compare_lrs"] = st.session_state["compare_lrs_problem"]
     if problems:
         st.warning(
             "This study cannot run until the fields marked in red are in range; the counts below are not "
@@ -234,6 +311,7 @@ def setup_ui() -> tuple[compare.StudySpec | None, str]:
             lr_policy=policy,
             shared_lr=shared_lr,
             target=float(target),
+            lrs=lrs,
         )
     except ValueError as exc:
         st.warning(f"This study cannot run: {exc}.")
@@ -244,10 +322,13 @@ def setup_ui() -> tuple[compare.StudySpec | None, str]:
         st.caption(f"Learning rates (Keras defaults, as the lab used): {rates}. " + " ".join(notes))
     if len(spec.seeds) == 1:
         st.caption("With one seed per variant the spread is unknown: the verdict will say so.")
+    st.caption(PAIRED_NOTE)
     return spec, name
 
 
-def estimate_ui(spec: compare.StudySpec) -> None:
+def estimate_ui(spec: compare.StudySpec) -> bool:
+    """Runs, reuse and the time estimate before starting; False (with how to shrink it) when the study is
+    beyond the time budget."""
     store = get_store()
     plan = compare.plan_study(store, spec)
     reused = sum(p.source == "reused" for p in plan)
@@ -264,10 +345,18 @@ def estimate_ui(spec: compare.StudySpec) -> None:
         compare.format_duration(seconds),
         help="One run at a time, from similar past runs on this machine (or a prior when there are none).",
     )
-    if seconds > 3600:
-        st.caption("That is long: a quick demo on a subset, fewer epochs or fewer variants cut it down.")
     if running:
         st.caption(f"{running} identical run(s) are already queued or training; the study will use them.")
+    problem = compare.budget_problem(spec, store, seconds=seconds)
+    if problem:
+        st.warning(
+            problem.replace("--train-subset 5000, the page's quick demo", "Quick demo, 5,000 images"),
+            icon=":material/timer_off:",
+        )
+        return False
+    if seconds > 3600:
+        st.caption("That is long: a quick demo on a subset, fewer epochs or fewer variants cut it down.")
+    return True
 
 
 def start_ui(spec: compare.StudySpec | None, name: str) -> None:
@@ -306,6 +395,8 @@ def render_study(study_id: str) -> None:
     spec = compare.get_spec(store, study_id)
     st.subheader(md_escape(study["name"]) or "Unnamed study")
     lr = f"shared learning rate {spec.shared_lr:g}" if spec.lr_policy == "shared" else "Keras' default rates"
+    if spec.kind == "sweep":
+        lr = "rates " + (", ".join(f"{r:g}" for r in spec.lrs) if spec.lrs else "×0.1 … ×10 each default")
     subset = f" · {spec.base.train_subset:,} training images" if spec.base.train_subset else ""
     st.caption(
         f"Study `{study_id}` · batch {spec.base.batch_size} · {lr} · seeds {', '.join(map(str, spec.seeds))}"
@@ -346,6 +437,9 @@ def live_panel(study_id: str, spec: compare.StudySpec, was_active: bool) -> None
         st.rerun()  # done: redraw the whole page once, without polling
     prior = compare.sec_per_epoch_estimate(spec.base, store)
     progress_ui(compare.study_progress(runs, sec_per_epoch=prior), active=was_active)
+    if spec.kind == "sweep":
+        sweep_ui_results(runs, spec, active=was_active)
+        return
     points = compare.study_points(store, runs)
     # Full width, one under the other: five variants' legend fits on one line above each chart.
     st.plotly_chart(
@@ -380,16 +474,47 @@ def progress_ui(p: compare.StudyProgress, *, active: bool) -> None:
         )
 
 
-def leaderboard_ui(runs: pd.DataFrame, spec: compare.StudySpec, *, active: bool) -> None:
-    summary = compare.summarize(runs)
+def sweep_ui_results(runs: pd.DataFrame, spec: compare.StudySpec, *, active: bool) -> None:
+    """Accuracy against learning rate, then the comparison at each optimizer's best rate."""
+    table = compare.sweep_table(runs)
+    best = compare.best_rates(runs)
+    st.plotly_chart(
+        charts.sweep_curves(table, value="val", best=best, title="Validation accuracy against learning rate"),
+        key="compare_sweep_chart",
+    )
+    st.caption(
+        "One curve per optimizer: mean over seeds of the last-epoch validation accuracy, band ±1 sample sd; "
+        "the ring marks the rate chosen (best on validation)."
+    )
+    failed = table[table["failed"] > 0]
+    if len(failed):
+        st.caption(
+            "Runs that failed (e.g. the loss diverged at a high rate): "
+            + ", ".join(f"{r.optimizer} {r.learning_rate:g} ({r.failed})" for r in failed.itertuples())
+        )
+    if not best:
+        return
+    st.markdown(
+        "**At each optimizer's best rate** — "
+        + ", ".join(f"{OPTIMIZERS[o].label} {lr:g}" for o, lr in best.items())
+        + ". Chosen on validation, reported on test; these are the sweep's own runs at those rates (the same "
+        "configs and seeds, so nothing trains twice)."
+    )
+    leaderboard_ui(compare.comparison_runs(runs, best), spec, active=active, rank_by=compare.REPORT_BY)
+
+
+def leaderboard_ui(
+    runs: pd.DataFrame, spec: compare.StudySpec, *, active: bool, rank_by: str = compare.RANK_BY
+) -> None:
+    summary = compare.summarize(runs, rank_by=rank_by)
     if not len(summary) or not (summary["runs"] > 0).any():
         st.info("The leaderboard appears when the first runs finish.")
         return
     st.subheader("Leaderboard so far" if active else "Leaderboard")
     # Green only for a real separation; an undecided comparison is information, not a result.
-    box = st.success if compare.separation(summary) == "separated" else st.info
-    box(compare.verdict(summary), icon=":material/balance:")
-    table = compare.leaderboard_table(summary, target=spec.target)
+    box = st.success if compare.separation(summary, runs) == "separated" else st.info
+    box(compare.verdict(summary, runs), icon=":material/balance:")
+    table = compare.leaderboard_table(summary, runs, target=spec.target)
     best = summary["best"].tolist()
     styled = table.style.apply(
         lambda row: (
@@ -398,17 +523,23 @@ def leaderboard_ui(runs: pd.DataFrame, spec: compare.StudySpec, *, active: bool)
         axis=1,
     )
     st.dataframe(styled, hide_index=True, key="compare_leaderboard")
+    ranked_on = compare.METRIC_TITLES[rank_by]
     st.caption(
-        "Ranked by last-epoch validation accuracy (what the lab compared). ± is the sample standard deviation "
-        "across seeds (ddof=1); min–max is the range. Test accuracy is shown for reference, not used to rank."
+        f"Ranked by {ranked_on}"
+        + (" (what the lab compared)" if rank_by == "last_val" else "")
+        + ". ± is the sample standard deviation across seeds (ddof=1); min–max is the range. The last four "
+        "columns compare the top variant with each other one, seed by seed: the mean paired difference in "
+        "accuracy points, its 95% t interval (and a bootstrap interval from 5 seeds on), the paired t-test's "
+        "p-value, and about how many seeds would separate the two at this difference and spread. "
+        + PAIRED_NOTE
     )
     bars = summary[summary["runs"] > 0].rename(
-        columns={"last_val_mean": "last-epoch validation accuracy", "last_val_std": "std"}
+        columns={f"{rank_by}_mean": ranked_on, f"{rank_by}_std": "std"}
     )
     st.plotly_chart(
         charts.leaderboard_bars(
             bars,
-            value="last-epoch validation accuracy",
+            value=ranked_on,
             error="std",
             label="label",
             title="Mean ± std across seeds",
@@ -444,19 +575,87 @@ def results_ui(study_id: str, runs: pd.DataFrame) -> None:
     )
 
 
+# ------------------------------------------------------------------------------------ reproducing the lab
+
+
+def lab_ui() -> None:
+    """One click runs the lab's own experiments with N seeds; the report of its claims against the seeds
+    fills in as runs finish (finished identical runs are reused: a second click is instant)."""
+    st.divider()
+    st.subheader("Reproduce the lab")
+    st.caption(
+        "The lab's base MLP, its regularization task (dropout on both layers) and its four optimizers at "
+        "Keras' default rates, 10 epochs on the full split, each with several seeds; then each claim of the "
+        "lab next to what the seeds show."
+    )
+    cols = st.columns([1, 1, 3])
+    seeds = cols[0].number_input(
+        "Seeds", min_value=1, max_value=10, value=compare.LAB_SEEDS, step=1, key="compare_lab_seeds"
+    )
+    specs = compare.lab_specs(int(seeds))
+    store = get_store()
+    seconds = sum(compare.estimate_seconds(s, store) for s in specs.values())
+    cols[2].caption(
+        f"{sum(s.n_runs for s in specs.values())} runs ({int(seeds)} of the base MLP shared by both studies); "
+        f"about {compare.format_duration(seconds)} left to train."
+    )
+    if cols[1].button("Reproduce the lab", key="compare_lab_start", icon=":material/science:"):
+        try:
+            for what, spec in specs.items():
+                compare.schedule_study(
+                    get_runner(), spec, name=f"Reproduce the lab: {what}, {int(seeds)} seeds"
+                )
+        except QueueFull as exc:
+            st.warning(f"{md_escape(exc)} Runs queued before the limit was reached keep their place.")
+    runs = compare.lab_runs(store, specs)
+    done = int((runs["status"] == "finished").sum())
+    if done == 0:
+        return
+    live = st.fragment(run_every=POLL_SECONDS if runs["status"].isin(["queued", "running"]).any() else None)
+    live(lab_report_ui)(int(seeds))
+
+
+def lab_report_ui(seeds: int) -> None:
+    specs = compare.lab_specs(seeds)
+    runs = compare.lab_runs(get_store(), specs)
+    done = int((runs["status"] == "finished").sum())
+    st.progress(done / len(runs), text=f"{done} / {len(runs)} of the lab's runs finished")
+    report = compare.lab_report(runs)
+    st.dataframe(report, hide_index=True, key="compare_lab_report")
+    md = compare.report_markdown(report, seeds=seeds, epochs=10, train_subset=None)
+    a, b = st.columns(2)
+    a.download_button(
+        "Report (Markdown)",
+        md,
+        file_name="lab-report.md",
+        mime="text/markdown",
+        key="compare_lab_md",
+        icon=":material/download:",
+    )
+    b.download_button(
+        "Report (CSV)",
+        compare.report_csv(report),
+        file_name="lab-report.csv",
+        mime="text/csv",
+        key="compare_lab_csv",
+        icon=":material/download:",
+    )
+
+
 # ------------------------------------------------------------------------------------ the page
 
 st.title("Compare optimizers")
 st.caption(
     "The lab trained each optimizer once and called RMSprop (0.8752) better than Adam (0.8735). One run each "
-    "cannot tell those apart: here every variant runs with several seeds, and the verdict says whether the "
-    "winner is ahead by more than the seed-to-seed spread."
+    "cannot tell those apart: here every variant runs with several seeds, the verdict is a paired test over "
+    "seeds, and a learning-rate sweep gives every optimizer its best rate before they race."
 )
 selected = choose_study_ui()
 if selected == NEW:
     spec, name = setup_ui()
-    if spec is not None:
-        estimate_ui(spec)
+    if spec is not None and not estimate_ui(spec):
+        spec = None  # beyond the time budget: Start stays disabled
     start_ui(spec, name)
+    lab_ui()
 else:
     render_study(selected)

@@ -16,6 +16,7 @@ import pytest
 
 from fmnist_core import compare
 from fmnist_core.compare import StudySpec
+from fmnist_core.models import OPTIMIZERS as OPTIMIZERS_ALL
 from fmnist_core.models import PRESETS
 from fmnist_core.store import RunStore
 from fmnist_core.training import TrainConfig
@@ -80,7 +81,8 @@ def fake_finished_study(
     centre = centre or {"sgd": 0.80, "adam": 0.873, "rmsprop": 0.874}
     runs = compare.study_runs(runner.store, sid)
     for r in runs.itertuples():
-        last = centre[r.variant] + spread * (r.seed - 1)
+        # RMSprop's seed-to-seed noise runs against the others', so paired differences have a spread too
+        last = centre[r.variant] + spread * (r.seed - 1) * (-1 if r.variant == "rmsprop" else 1)
         curve = list(np.linspace(last - 0.06, last, epochs))
         finish_fake(runner.store, r.run_id, curve, test=last - 0.005, seconds=2.0 * epochs)
     return sid
@@ -146,38 +148,133 @@ def test_single_run_has_no_spread():
     assert s["runs"].iloc[0] == 1 and math.isnan(s["last_val_std"].iloc[0])  # ddof=1 with n=1: unknown
 
 
-def test_verdict_within_spread():
-    table = runs_table(
-        [("rmsprop", i, "finished", v, v, v, 1, 1.0) for i, v in enumerate((0.872, 0.874, 0.876))]
-        + [("adam", i, "finished", v, v, v, 1, 1.0) for i, v in enumerate((0.870, 0.873, 0.876))]
-    ).assign(label=lambda d: d["variant"].map({"rmsprop": "RMSprop", "adam": "Adam"}))
-    sentence = compare.verdict(compare.summarize(table))
-    assert compare.separation(compare.summarize(table)) == "within"
-    assert sentence == (
-        "RMSprop (0.874 ± 0.002) and Adam (0.873 ± 0.003) are within each other's spread over 3 seeds: "
-        "this comparison cannot tell them apart."
+def _pair_table(a: dict[str, list[float]]) -> pd.DataFrame:
+    """variant -> last-epoch validation accuracies by seed 0, 1, … -> a runs table."""
+    return runs_table([(v, i, "finished", x, x, x, 1, 1.0) for v, xs in a.items() for i, x in enumerate(xs)])
+
+
+def test_paired_statistics_match_scipy_on_hand_made_numbers():
+    from scipy import stats as sps
+
+    rms, adam = [0.872, 0.874, 0.876], [0.870, 0.873, 0.876]
+    table = _pair_table({"rmsprop": rms, "adam": adam}).assign(
+        label=lambda d: d["variant"].map({"rmsprop": "RMSprop", "adam": "Adam"})
     )
-
-
-def test_verdict_separated():
-    table = runs_table(
-        [("adam", i, "finished", v, v, v, 1, 1.0) for i, v in enumerate((0.872, 0.874, 0.876))]
-        + [("sgd", i, "finished", v, v, v, 1, 1.0) for i, v in enumerate((0.830, 0.840, 0.850))]
+    summary = compare.summarize(table)
+    pr = compare.paired_vs_top(summary, table)["adam"]
+    ref = sps.ttest_rel(rms, adam)
+    ci = ref.confidence_interval(0.95)
+    # differences 0.002, 0.001, 0.000: mean 0.001, sample sd 0.001, t = sqrt(3), df 2
+    assert pr.n == 3 and pr.diff == pytest.approx(0.001) and pr.sd == pytest.approx(0.001)
+    assert pr.p == pytest.approx(ref.pvalue) and pr.p == pytest.approx(0.2254, abs=1e-4)
+    assert pr.ci == pytest.approx((ci.low, ci.high))
+    half = sps.t.ppf(0.975, 2) * 0.001 / math.sqrt(3)  # the t interval by hand
+    assert pr.ci == pytest.approx((0.001 - half, 0.001 + half))
+    assert pr.boot_ci is None  # fewer than 5 seeds: no bootstrap
+    assert pr.decision == "not distinguishable"
+    # seeds needed: the smallest n whose noncentral-t power at d = 1 reaches 80% (n = 10 for d = 1)
+    assert pr.seeds_needed == 10
+    sentence = compare.verdict(summary, table)
+    assert sentence.startswith(
+        "RMSprop is ahead of Adam by 0.1 points (95% CI −0.1 to 0.3, p = 0.23, 3 paired seeds): "
+        "not distinguishable; about 10 paired seeds would separate them"
     )
-    sentence = compare.verdict(compare.summarize(table))
-    assert compare.separation(compare.summarize(table)) == "separated"
-    assert sentence.startswith("adam (0.874 ± 0.002) is ahead of sgd (0.840 ± 0.010) by more than the spread")
-    assert "over 3 seeds" in sentence and "0.034" in sentence
+    assert compare.separation(summary, table) == "within"
+    # mean ± sd stays the description of the spread
+    board = compare.leaderboard_table(summary, table)
+    assert list(board["last val acc"]) == ["0.874 ± 0.002", "0.873 ± 0.003"]
+    assert list(board["top ahead by (points)"]) == ["(top)", "0.1"] and board["p"].iloc[1] == "0.23"
 
 
-def test_verdict_single_seed_and_nothing_finished():
-    one = runs_table(
-        [("adam", 0, "finished", 0.87, 0.87, 0.86, 1, 1.0), ("sgd", 0, "finished", 0.85, 0.85, 0.84, 1, 1.0)]
+def test_bootstrap_interval_from_five_seeds_and_a_clear_winner():
+    from scipy import stats as sps
+
+    adam = [0.872, 0.874, 0.876, 0.871, 0.875, 0.873]
+    sgd = [0.830, 0.840, 0.850, 0.836, 0.845, 0.842]
+    table = _pair_table({"adam": adam, "sgd": sgd})
+    summary = compare.summarize(table)
+    pr = compare.paired_vs_top(summary, table)["sgd"]
+    d = np.array(adam) - np.array(sgd)
+    assert pr.p == pytest.approx(sps.ttest_rel(adam, sgd).pvalue) and pr.p < 0.001
+    ref = sps.bootstrap((d,), np.mean, n_resamples=9999, method="BCa", rng=np.random.default_rng(0))
+    assert pr.boot_ci == pytest.approx((ref.confidence_interval.low, ref.confidence_interval.high))
+    assert pr.boot_ci[0] <= d.mean() <= pr.boot_ci[1]
+    assert pr.decision == "distinguishable"
+    sentence = compare.verdict(summary, table)
+    assert (
+        sentence.startswith("adam is ahead of sgd by 3.3 points (95% CI ")
+        and "6 paired seeds; bootstrap" in sentence
     )
-    assert "spread is unknown" in compare.verdict(compare.summarize(one))
-    assert compare.separation(compare.summarize(one)) == "unknown"
+    assert sentence.endswith(": distinguishable.") and "p < 0.001" in sentence
+    assert compare.separation(summary, table) == "separated"
+
+
+def test_one_seed_gives_no_verdict_and_says_why():
+    table = _pair_table({"adam": [0.87], "sgd": [0.85]})
+    summary = compare.summarize(table)
+    pr = compare.paired_vs_top(summary, table)["sgd"]
+    assert pr.n == 1 and pr.p is None and pr.ci is None and pr.decision == "no verdict"
+    sentence = compare.verdict(summary, table)
+    assert "no verdict" in sentence and "one paired seed" in sentence and "spread is unknown" in sentence
+    assert compare.separation(summary, table) == "unknown"
+    board = compare.leaderboard_table(summary, table)
+    assert board["p"].iloc[1] == "1 seed: none"
     none = runs_table([("adam", 0, "queued", *[math.nan] * 5)])
-    assert "nothing to compare" in compare.verdict(compare.summarize(none))
+    assert "nothing to compare" in compare.verdict(compare.summarize(none), none)
+
+
+def test_identical_runs_are_identical_not_a_test():
+    table = _pair_table({"adam": [0.87, 0.86, 0.88], "nadam": [0.87, 0.86, 0.88]})
+    summary = compare.summarize(table)
+    pr = compare.paired_vs_top(summary, table)["nadam"]
+    assert pr.diff == 0 and pr.sd == 0 and pr.decision == "identical" and pr.seeds_needed is None
+    assert "identical results on all 3 paired seeds" in compare.verdict(summary, table)
+    # the same non-zero difference on every seed: no spread at all, a clear (exact) winner
+    table = _pair_table({"adam": [0.88, 0.87, 0.89], "sgd": [0.86, 0.85, 0.87]})
+    pr = compare.paired_vs_top(compare.summarize(table), table)["sgd"]
+    assert pr.decision == "distinguishable" and pr.ci == pytest.approx((0.02, 0.02))
+
+
+def test_seeds_needed_grows_as_the_difference_shrinks():
+    assert compare.seeds_needed(0.01, 0.01) == 10
+    assert (
+        compare.seeds_needed(0.005, 0.01)
+        > compare.seeds_needed(0.01, 0.01)
+        > compare.seeds_needed(0.03, 0.01)
+    )
+    assert compare.seeds_needed(0.0, 0.01) is None
+    assert compare.seeds_needed(1e-6, 0.01) == compare.MAX_SEEDS_NEEDED + 1
+    assert "more than 1000 seeds" in compare.seeds_sentence(compare.MAX_SEEDS_NEEDED + 1)
+
+
+def test_pairing_uses_only_seeds_both_finished():
+    table = _pair_table({"adam": [0.87, 0.86, 0.88], "sgd": [0.85, 0.84]})  # sgd seed 2 missing
+    pr = compare.paired_vs_top(compare.summarize(table), table)["sgd"]
+    assert pr.n == 2 and pr.diff == pytest.approx(0.02)
+
+
+def test_same_seed_variants_share_initial_weights_and_other_seeds_do_not():
+    """The pairing claim the verdict rests on: for one seed, every optimizer (and every regularizer that
+    keeps the layers) starts from identical weights; `set_random_seed` also fixes the batch order."""
+    from fmnist_core.training import seeded_compiled_model
+
+    spec = StudySpec(base=TrainConfig(epochs=1), variants=("sgd", "adam", "rmsprop"), seeds=(3,))
+    weights = {
+        v: seeded_compiled_model(compare.variant_config(spec, v, 3)).get_weights() for v in spec.variants
+    }
+    for v in ("adam", "rmsprop"):
+        assert all(np.array_equal(a, b) for a, b in zip(weights["sgd"], weights[v], strict=True))
+    other = seeded_compiled_model(compare.variant_config(spec, "sgd", 4)).get_weights()
+    assert not np.array_equal(other[0], weights["sgd"][0])
+    reg = StudySpec(
+        base=TrainConfig(epochs=1), variants=("none", "l2", "flip"), seeds=(3,), kind="regularization"
+    )
+    kernels = {
+        v: [w for w in seeded_compiled_model(compare.variant_config(reg, v, 3)).get_weights() if w.ndim == 2]
+        for v in reg.variants
+    }
+    for v in ("l2", "flip"):
+        assert all(np.array_equal(a, b) for a, b in zip(kernels["none"], kernels[v], strict=True))
 
 
 def test_epochs_to_target_and_progress():
@@ -261,6 +358,155 @@ def test_regularization_variants_build_the_models_they_claim():
     assert rates == [] and len(l2) == 3 and all(float(r.l2) == pytest.approx(compare.L2_STRENGTH) for r in l2)
     kinds, rates, _ = layers_of("batch_norm")
     assert kinds.count("BatchNormalization") == 2 and rates == []
+    # L2 as a sweep of strengths, and flip augmentation on the plain network
+    for name, strength in compare.L2_SWEEP.items():
+        _, _, l2 = layers_of(name)
+        assert all(float(r.l2) == pytest.approx(strength) for r in l2)
+    spec = StudySpec(base=TrainConfig(), variants=("none", "flip"), seeds=(0,), kind="regularization")
+    flip, none = (compare.variant_config(spec, v, 0) for v in ("flip", "none"))
+    assert flip.augment == "flip" and none.augment is None and flip.model == none.model
+
+
+# ------------------------------------------------------------------------------------ the learning-rate sweep
+
+
+def test_sweep_plan_covers_optimizers_rates_and_seeds():
+    spec = StudySpec(
+        base=TrainConfig(epochs=3),
+        variants=("sgd", "adam"),
+        seeds=(0, 1),
+        kind="sweep",
+        lrs=(1e-3, 1e-2, 0.1),
+    )
+    members = list(compare.study_members(spec))
+    assert spec.n_runs == len(members) == 2 * 3 * 2
+    assert members[:6] == [
+        (f"{o}@{lr:g}", 0) for o in ("sgd", "adam") for lr in (1e-3, 1e-2, 0.1)
+    ]  # seed-major
+    c = compare.variant_config(spec, "adam@0.01", 1)
+    assert (c.optimizer, c.learning_rate, c.seed, c.epochs) == ("adam", 0.01, 1, 3)
+    # at Keras' default rate a sweep run is the optimizer study's run (same key: reused, not retrained)
+    plain = StudySpec(base=TrainConfig(epochs=3), variants=("sgd", "adam"), seeds=(1,))
+    assert (
+        compare.variant_config(spec, "adam@0.001", 1).key() == compare.variant_config(plain, "adam", 1).key()
+    )
+    assert compare.variant_label("sweep", "adam@0.01") == "Adam @ 0.01"
+    # default grid: 5 rates around each optimizer's Keras default
+    default = StudySpec(base=TrainConfig(), variants=("sgd", "adam"), seeds=(0,), kind="sweep")
+    assert default.rates_for("adam") == (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
+    assert default.rates_for("sgd") == (1e-3, 3e-3, 1e-2, 3e-2, 0.1)
+    assert StudySpec.from_dict(spec.to_dict()) == spec
+    assert compare.parse_rates("1e-4, 3e-4,0.001") == ((1e-4, 3e-4, 1e-3), None)
+    assert "not a number" in compare.parse_rates("1e-3, fast")[1]
+    assert "at least two" in compare.parse_rates("1e-3")[1]
+    assert "1e-06 to 10" in compare.parse_rates("1e-3, 50")[1]
+    with pytest.raises(ValueError, match="too many"):
+        StudySpec(variants=tuple(OPTIMIZERS_ALL), seeds=tuple(range(5)), kind="sweep")
+
+
+def _sweep_runs(values: dict[tuple[str, float], list[tuple[float, float]]]) -> pd.DataFrame:
+    """(optimizer, lr) -> [(last val, test) per seed] -> a sweep's runs table."""
+    rows = []
+    for (opt, lr), per_seed in values.items():
+        for seed, (val, test) in enumerate(per_seed):
+            rows.append(
+                {
+                    "variant": f"{opt}@{lr:g}",
+                    "label": f"{opt} @ {lr:g}",
+                    "seed": seed,
+                    "status": "finished",
+                    "optimizer": opt,
+                    "learning_rate": lr,
+                    "last_val_accuracy": val,
+                    "best_val_accuracy": val,
+                    "test_accuracy": test,
+                    "epochs_to_target": math.nan,
+                    "seconds_per_epoch": 1.0,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_best_rate_is_chosen_on_validation_and_reported_on_test():
+    runs = _sweep_runs(
+        {
+            ("sgd", 0.01): [(0.80, 0.99), (0.81, 0.99)],  # best on test, not on validation: must not win
+            ("sgd", 0.1): [(0.85, 0.84), (0.86, 0.85)],
+            ("adam", 0.001): [(0.87, 0.86), (0.88, 0.87)],
+            ("adam", 0.01): [(0.87, 0.80), (0.88, 0.81)],  # tie on validation: the lower rate wins
+            ("adagrad", 0.1): [(0.95, 0.90)],  # one lucky seed while another rate has two
+            ("adagrad", 0.01): [(0.84, 0.83), (0.85, 0.84)],
+        }
+    )
+    best = compare.best_rates(runs)
+    assert best == {"sgd": 0.1, "adam": 0.001, "adagrad": 0.01}
+    table = compare.sweep_table(runs)
+    assert list(table["optimizer"].unique()) == ["sgd", "adam", "adagrad"]
+    row = table[(table["optimizer"] == "sgd") & (table["learning_rate"] == 0.1)].iloc[0]
+    assert row["val_mean"] == pytest.approx(0.855) and row["n"] == 2
+    comp = compare.comparison_runs(runs, best)
+    assert sorted(comp["variant"].unique()) == ["adagrad", "adam", "sgd"] and len(comp) == 6
+    assert set(comp["label"]) == {"SGD (lr 0.1)", "Adam (lr 0.001)", "Adagrad (lr 0.01)"}
+    summary = compare.summarize(comp, rank_by=compare.REPORT_BY)
+    assert summary["label"].iloc[0] == "Adam (lr 0.001)"  # ranked on test
+    assert compare.verdict(summary, comp).startswith("Adam (lr 0.001) is ahead of SGD (lr 0.1) by 2.0 points")
+
+
+def test_budget_refusal_says_how_to_shrink(monkeypatch):
+    spec = StudySpec(base=TrainConfig(epochs=10), variants=("sgd", "adam"), seeds=(0, 1), kind="sweep")
+    monkeypatch.setenv("FMNIST_STUDY_BUDGET", "60")
+    problem = compare.budget_problem(spec, seconds=3600.0)
+    assert "about 1 h 00 min, beyond the budget of 1 min 00 s" in problem
+    assert (
+        "FMNIST_STUDY_BUDGET" in problem
+        and "fewer learning rates" in problem
+        and "--train-subset 5000" in problem
+    )
+    assert compare.budget_problem(spec, seconds=59.0) is None
+    monkeypatch.setenv("FMNIST_STUDY_BUDGET", "0")  # no limit
+    assert compare.budget_problem(spec, seconds=1e9) is None
+
+
+# ------------------------------------------------------------------------------------ reproducing the lab
+
+
+def test_lab_report_puts_each_claim_next_to_the_seeds(tmp_path):
+    store = RunStore(tmp_path)
+    specs = compare.lab_specs(3, epochs=2, train_subset=500)
+    assert [s.kind for s in specs.values()] == ["optimizer", "regularization"]
+    assert specs["optimizers"].variants == ("sgd", "adagrad", "adam", "rmsprop")
+    # the base MLP is both the Adam run and the lab's dropout variant: one config, trained once
+    assert (
+        compare.variant_config(specs["optimizers"], "adam", 0).key()
+        == compare.variant_config(specs["regularization"], "dropout", 0).key()
+    )
+    centre = {"sgd": 0.82, "adagrad": 0.78, "adam": 0.873, "rmsprop": 0.874, "dropout_all": 0.86}
+    runner = QueueOnlyRunner(tmp_path)
+    for spec in specs.values():
+        sid, _ = compare.schedule_study(runner, spec)
+        for r in compare.study_runs(store, sid).itertuples():
+            if r.status == "queued":
+                last = centre.get(r.variant, centre["adam"]) + 0.002 * (r.seed - 1)
+                last += 0.003 if (r.variant, r.seed) == ("rmsprop", 0) else 0.0  # seed noise
+                finish_fake(store, r.run_id, [last - 0.01, last], test=last)
+    runs = compare.lab_runs(store, specs)
+    assert (runs["status"] == "finished").all() and len(runs) == 3 * 6
+    report = compare.lab_report(runs)
+    assert list(report.columns) == ["claim", "lab (one run)", "seeds show", "verdict"] and len(report) == 5
+    by = report.set_index("claim")
+    base = by.loc["The base MLP (Adam, dropout 0.5 after the first layer) reaches 0.8735"]
+    assert base["verdict"].startswith("reproduced") and "0.873 ± 0.002" in base["seeds show"]
+    best = by.loc["RMSprop is the best of the four optimizers (0.8752)"]["verdict"]
+    assert (
+        best.startswith("best by the mean: RMSprop. RMSprop is ahead of Adam by 0.2 points")
+        and "not distinguishable" in best
+    )
+    assert by.loc["Adagrad is the worst optimizer"]["verdict"].startswith(
+        "worst by the mean: Adagrad. SGD is ahead of Adagrad"
+    )
+    md = compare.report_markdown(report, seeds=3, epochs=2, train_subset=500)
+    assert md.startswith("# The lab's claims") and md.count("\n| ") >= 6
+    assert compare.report_csv(report).decode().startswith("claim,lab (one run),seeds show,verdict")
 
 
 # ------------------------------------------------------------------------------------ scheduling and reuse
@@ -336,7 +582,7 @@ def test_study_points_carry_variant_and_seed(tmp_path):
     points = compare.study_points(store, runs)
     assert {"run_id", "variant", "seed", "epoch", "progress", "kind", "val_accuracy"} <= set(points.columns)
     assert set(points["variant"]) == {"SGD", "Adam", "RMSprop"} and set(points["seed"]) == {0, 1, 2}
-    assert "cannot tell them apart" in compare.verdict(compare.summarize(runs))
+    assert "not distinguishable" in compare.verdict(compare.summarize(runs), runs)
     csv = compare.runs_csv(runs).decode()
     assert csv.splitlines()[0].startswith("run_id,variant,label,seed,status") and len(csv.splitlines()) == 10
 
@@ -380,7 +626,7 @@ def test_tiny_study_end_to_end_through_the_job_runner(tiny_env):
         assert {r.worker_pid for r in store.runs(study_id=sid)} == {store.runs(study_id=sid)[0].worker_pid}
         summary = compare.summarize(runs)
         assert list(summary["runs"]) == [2, 2] and summary["last_val_std"].notna().all()
-        assert compare.verdict(summary).startswith(("Adam", "SGD"))
+        assert compare.verdict(summary, runs).startswith(("Adam", "SGD"))
         n_runs = len(store.runs())
         _, again = compare.schedule_study(runner, spec)  # repeated: trains nothing
         assert again == {"queued": 0, "reused": 4, "already_running": 0}
@@ -413,7 +659,7 @@ def test_cli_prints_leaderboard_and_reuses_runs(tiny_env):
     out = first.stdout
     assert "4 to train" in out and "[4/4]" in out
     assert "Leaderboard" in out and "SGD" in out and "Adam" in out and "± " in out
-    assert "over 2 seeds" in out
+    assert "2 paired seeds" in out
     store = RunStore(tiny_env)
     n_runs = len(store.runs())
     assert n_runs == 4
@@ -421,7 +667,7 @@ def test_cli_prints_leaderboard_and_reuses_runs(tiny_env):
     second = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert second.returncode == 0, second.stderr
     assert "4 reused" in second.stdout and "0 to train" in second.stdout and "[1/" not in second.stdout
-    assert "Leaderboard" in second.stdout and "over 2 seeds" in second.stdout
+    assert "Leaderboard" in second.stdout and "2 paired seeds" in second.stdout
     assert len(store.runs()) == n_runs  # trained nothing
     assert len(store.studies()) == 2
 
@@ -437,3 +683,43 @@ def test_cli_refuses_bad_settings_with_a_message(tiny_env):
         timeout=60,
     )
     assert bad.returncode == 2 and "at least two variants" in bad.stderr and "Traceback" not in bad.stderr
+
+
+@pytest.mark.slow
+def test_cli_sweep_then_reproduce_lab_on_a_tiny_subset(tiny_env, tmp_path):
+    env = {**os.environ, "FMNIST_HOME": str(tiny_env), "FMNIST_DATA_DIR": os.environ["FMNIST_DATA_DIR"]}
+    tiny = ["--epochs", "1", "--train-subset", "200"]
+
+    def cli(*args: str, **extra_env: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "fmnist_core", *args],
+            cwd=ROOT,
+            env={**env, **extra_env},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    sweep = ["sweep", "--optimizers", "sgd,adam", "--lrs", "1e-3,1e-2", "--seeds", "1", *tiny]
+    refused = cli(*sweep, FMNIST_STUDY_BUDGET="1")  # beyond the budget: refused before anything trains
+    assert refused.returncode == 2 and "beyond the budget" in refused.stderr and "Shrink it" in refused.stderr
+    assert len(RunStore(tiny_env).runs()) == 0
+
+    first = cli(*sweep)
+    assert first.returncode == 0, first.stderr
+    out = first.stdout
+    assert "4 to train (about " in out and "[4/4]" in out
+    assert "sgd lr 0.001" in out and "adam lr 0.01" in out and "Best rate on validation: sgd " in out
+    assert "Leaderboard (test accuracy" in out and "(lr " in out and "1 paired seeds" not in out
+    assert "no verdict" in out and "one paired seed" in out  # one seed: it says why there is no verdict
+
+    # the lab: SGD at 0.01 and Adam at 0.001 are the sweep's runs (Keras' defaults): reused
+    lab = cli("reproduce-lab", "--seeds", "1", *tiny, "--out", str(tmp_path / "report"))
+    assert lab.returncode == 0, lab.stderr
+    # optimizers: SGD and Adam reused, Adagrad and RMSprop trained; regularization: the base MLP is Adam's run
+    assert "2 reused" in lab.stdout and "[2/2]" in lab.stdout and "1 reused" in lab.stdout
+    assert "[1/1] Dropout 0.5 on every layer" in lab.stdout
+    md = (tmp_path / "report" / "lab-report.md").read_text()
+    assert "RMSprop is the best of the four optimizers (0.8752)" in md and "no verdict" in md
+    csv = (tmp_path / "report" / "lab-report.csv").read_text()
+    assert csv.startswith("claim,lab (one run),seeds show,verdict") and len(csv.strip().splitlines()) == 6

@@ -3,6 +3,7 @@ start, stop, and a finished study's leaderboard, verdict, chart and CSV (from a 
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -69,7 +70,9 @@ def test_bad_combinations_are_refused_with_a_message(app_home):
 def test_regularization_form(app_home):
     at = open_compare()
     at.radio(key="compare_kind").set_value("regularization").run()
-    assert at.multiselect(key="compare_regularizers").value == list(compare.REGULARIZATION_VARIANTS)
+    assert at.multiselect(key="compare_regularizers").value == list(compare.DEFAULT_REGULARIZERS)
+    options = set(at.multiselect(key="compare_regularizers").options)
+    assert {"L2 1e-05, no dropout", "L2 0.001, no dropout", "Flip augmentation, no dropout"} <= options
     assert at.selectbox(key="compare_optimizer").value == "adam"
     assert {m.label: m.value for m in at.metric}["Runs"] == "15"
 
@@ -109,11 +112,15 @@ def test_finished_study_reopens_from_the_url_with_leaderboard_and_csv(app_home):
     assert any(h.value == "Leaderboard" for h in at.subheader)
     sentence = [s.value for s in at.info]
     assert any(
-        "RMSprop (0.874 ± 0.002) and Adam (0.873 ± 0.002) are within each other's spread" in s
+        s.startswith("RMSprop is ahead of Adam by 0.1 points (95% CI ")
+        and "3 paired seeds): not distinguishable" in s
         for s in sentence
     ), sentence
     table = at.dataframe[0].value
     assert list(table["variant"]) == ["RMSprop", "Adam", "SGD"] and table["rank"].iloc[0] == 1
+    assert list(table["last val acc"])[:2] == ["0.874 ± 0.002", "0.873 ± 0.002"]  # mean ± sd stays
+    assert table["top ahead by (points)"].iloc[0] == "(top)" and table["p"].iloc[1] != ""
+    assert any("Paired by seed" in c.value and "initial weights" in c.value for c in at.caption)
     assert "9 / 9 runs done" in at.get("progress")[0].proto.text
     assert len(at.get("plotly_chart")) == 3  # accuracy, loss, leaderboard bars
     download = at.get("download_button")
@@ -125,7 +132,8 @@ def test_a_clear_winner_is_reported_as_such(app_home):
     sid = fake_finished_study(app_home, centre={"sgd": 0.80, "adam": 0.86, "rmsprop": 0.874})
     at = open_compare(study=sid)
     assert any(
-        "RMSprop (0.874 ± 0.002) is ahead of Adam (0.860 ± 0.002) by more than the spread" in s.value
+        s.value.startswith("RMSprop is ahead of Adam by 1.4 points (95% CI ")
+        and s.value.endswith("distinguishable.")
         for s in at.success
     ), [s.value for s in at.success]
 
@@ -135,7 +143,7 @@ def test_reopening_a_past_study_from_the_selector(app_home):
     at = open_compare()
     at.selectbox(key="compare_study").set_value(sid).run()
     assert not at.exception
-    assert any("spread is unknown" in s.value for s in at.info)
+    assert any("no verdict" in s.value and "spread is unknown" in s.value for s in at.info)
 
 
 def test_regularization_study_shows_the_overfitting_chart(app_home):
@@ -178,3 +186,101 @@ def test_out_of_range_epochs_and_subsets_are_refused(app_home):
     at.number_input(key="compare_train_subset").set_value(10**7).run()
     assert any("Training images: a whole number from 100 to 48,000" in m.value for m in at.markdown)
     assert at.button(key="compare_start").disabled
+
+
+# ------------------------------------------------------------------------------------ the learning-rate sweep
+
+
+def test_sweep_form_refuses_bad_rates_and_counts_runs(app_home):
+    at = open_compare()
+    at.radio(key="compare_kind").set_value("sweep").run()
+    assert at.multiselect(key="compare_sweep_optimizers").value == ["sgd", "adagrad", "adam", "rmsprop"]
+    assert {m.label: m.value for m in at.metric}["Runs"] == "60"  # 4 optimizers x 5 rates x 3 seeds
+    assert any("Adam 0.0001, 0.0003, 0.001, 0.003, 0.01" in c.value for c in at.caption)
+    at.radio(key="compare_lr_mode").set_value("list").run()
+    assert at.text_input(key="compare_lrs").value == "1e-4, 3e-4, 1e-3, 3e-3, 1e-2"
+    for bad, why in (
+        ("1e-3, fast", "'fast' is not a number"),
+        ("1e-3", "at least two"),
+        ("1e-3, 50", "06 to 10"),
+    ):
+        at.text_input(key="compare_lrs").set_value(bad).run()
+        assert not at.exception, at.exception
+        assert any(why in m.value for m in at.markdown), (bad, [m.value for m in at.markdown])
+        assert at.button(key="compare_start").disabled
+        assert "Runs" not in {m.label for m in at.metric}
+    at.text_input(key="compare_lrs").set_value("1e-3, 1e-2").run()
+    at.multiselect(key="compare_sweep_optimizers").set_value(["sgd", "adam"])
+    at.number_input(key="compare_seeds").set_value(2).run()
+    assert {m.label: m.value for m in at.metric}["Runs"] == "8"
+    assert not at.button(key="compare_start").disabled
+
+
+def test_a_study_beyond_the_budget_is_refused_with_how_to_shrink_it(app_home, monkeypatch):
+    monkeypatch.setenv("FMNIST_STUDY_BUDGET", "60")
+    at = open_compare()
+    at.radio(key="compare_kind").set_value("sweep").run()
+    warning = [w.value for w in at.warning if "beyond the budget" in w.value]
+    assert warning and "Shrink it" in warning[0] and "fewer learning rates" in warning[0]
+    assert at.button(key="compare_start").disabled
+
+
+def fake_finished_sweep(home) -> str:
+    from tests.test_compare import QueueOnlyRunner, finish_fake
+
+    runner = QueueOnlyRunner(home)
+    spec = compare.StudySpec(
+        base=compare.TrainConfig(epochs=2, train_subset=1000),
+        variants=("sgd", "adam"),
+        seeds=(0, 1),
+        kind="sweep",
+        lrs=(1e-3, 1e-2, 1e-1),
+    )
+    sid, _ = compare.schedule_study(runner, spec, name="fake sweep")
+    peak = {"sgd": 1e-1, "adam": 1e-3}
+    for r in compare.study_runs(runner.store, sid).itertuples():
+        last = 0.86 - 0.03 * abs(np.log10(r.learning_rate / peak[r.optimizer])) + 0.002 * r.seed
+        last += 0.005 if r.optimizer == "adam" else 0.0
+        finish_fake(
+            runner.store,
+            r.run_id,
+            [last - 0.02, last],
+            test=last - 0.01 + 0.001 * (r.seed * (r.optimizer == "sgd")),
+        )
+    return sid
+
+
+def test_finished_sweep_shows_accuracy_against_rate_and_the_race_at_best_rates(app_home):
+    sid = fake_finished_sweep(app_home)
+    at = open_compare(study=sid)
+    assert not at.exception, at.exception
+    charts = at.get("plotly_chart")
+    assert len(charts) == 2  # accuracy against rate, leaderboard bars
+    assert any("Validation accuracy against learning rate" in c.proto.spec for c in charts)
+    assert any("SGD 0.1, Adam 0.001" in m.value for m in at.markdown)
+    table = at.dataframe[0].value
+    assert list(table["variant"]) == ["Adam (lr 0.001)", "SGD (lr 0.1)"]
+    assert any("Ranked by test accuracy" in c.value for c in at.caption)
+
+
+# ------------------------------------------------------------------------------------ reproducing the lab
+
+
+def test_reproduce_the_lab_in_one_click_and_a_second_click_adds_nothing(app_home):
+    at = open_compare()
+    at.number_input(key="compare_lab_seeds").set_value(1).run()
+    at.button(key="compare_lab_start").click().run()
+    assert not at.exception, at.exception
+    store = RunStore(app_home)
+    assert len(store.runs()) == 5 and len(store.studies()) == 2  # 4 optimizers + dropout on both layers
+    at.button(key="compare_lab_start").click().run()
+    assert len(store.runs()) == 5  # queued identical runs are attached to, not queued again
+    from tests.test_compare import finish_fake
+
+    for r in store.runs():
+        finish_fake(store, r.id, [0.85, 0.86], test=0.85)
+    at.run()
+    report = at.dataframe[0].value  # the only table on the new-study view
+    assert len(report) == 5 and "RMSprop is the best of the four optimizers (0.8752)" in list(report["claim"])
+    labels = [d.proto.label for d in at.get("download_button")]
+    assert "Report (Markdown)" in labels and "Report (CSV)" in labels
