@@ -1085,3 +1085,30 @@ def sweep_curves(
     label = "last-epoch validation accuracy" if value == "val" else "test accuracy"
     fig.update_yaxes(title_text=f"{label} (mean ± sd over seeds)", tickformat=".3~p")
     return _style(fig, title=title, height=420)
+
+
+def sketch_place_figure(
+    coords: np.ndarray,
+    labels: np.ndarray,
+    indices: np.ndarray,
+    point: np.ndarray,
+    *,
+    explained: Sequence[float] | None = None,
+    title: str = "",
+    height: int = 480,
+) -> go.Figure:
+    """The explorer's PCA map with one more point, the user's drawing, as a black star on top."""
+    fig = pca_scatter(coords, labels, indices, explained=explained, title=title, height=height)
+    fig.add_trace(
+        go.Scatter(
+            x=[float(point[0])],
+            y=[float(point[1])],
+            mode="markers+text",
+            name="your drawing",
+            text=["your drawing"],
+            textposition="top center",
+            marker=dict(symbol="star", size=20, color="#111111", line=dict(color="white", width=1.5)),
+            hovertemplate="<b>your drawing</b><br>PC1 %{x:.2f}, PC2 %{y:.2f}<extra></extra>",
+        )
+    )
+    return fig

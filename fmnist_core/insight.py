@@ -8,6 +8,7 @@ a model, imported lazily by their callers' models.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -203,3 +204,38 @@ class EpochConfusionRecorder:
             self.n = max(MIN_CONFUSION_IMAGES, int(n * self.budget * epoch_seconds / seconds))
         self.last_end = time.monotonic()  # the next epoch's time excludes this pass
         return counts, seconds
+
+
+# ----------------------------------------------------------------------------- where a sketch falls among the data
+
+
+@dataclass(frozen=True)
+class PcaMap:
+    """The explorer's PCA map (same sample, same axes), with what it takes to place a new image on it."""
+
+    coords: np.ndarray  # (n, 2) PC1, PC2 of each sampled image
+    indices: np.ndarray  # (n,) which images of the split
+    labels: np.ndarray  # (n,)
+    mean: np.ndarray  # (784,) the sample's mean pixel, in [0, 1]
+    components: np.ndarray  # (2, 784)
+    explained: np.ndarray  # (2,) share of the variance on each axis
+
+    def place(self, image: np.ndarray) -> np.ndarray:
+        """(2,) coordinates of a 28x28 image (uint8 0-255 or float 0-1) on this map."""
+        x = np.asarray(image, dtype=np.float64).reshape(-1)
+        if x.max(initial=0.0) > 1.0:
+            x = x / 255.0
+        return (x - self.mean) @ self.components.T
+
+
+def pca_map(images: np.ndarray, labels: np.ndarray, *, n: int = 2000, seed: int = 0) -> PcaMap:
+    """PCA of a seeded sample of n images, as `explore.pca_2d` computes it (the same picture as the
+    explorer's), keeping the mean and the two components so a drawing can be projected onto it."""
+    from fmnist_core.explore import pca_2d
+
+    proj = pca_2d(images, labels, n=n, seed=seed)
+    x = images[proj.indices].reshape(len(proj.indices), -1).astype(np.float64) / 255.0
+    mean = x.mean(axis=0)
+    # coords = (x - mean) @ components.T: recover the components by least squares on the sample itself
+    components = np.linalg.lstsq(x - mean, proj.coords, rcond=None)[0].T
+    return PcaMap(proj.coords, proj.indices, proj.labels, mean, components, proj.explained_variance_ratio)

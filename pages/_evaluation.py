@@ -256,7 +256,7 @@ def render_inside(run: Run) -> None:
         return
     filters = insight.conv_templates(kernel)
     st.plotly_chart(
-        charts.weight_images_figure(filters, [f"f{i + 1}" for i in range(len(filters))], cols=16),
+        charts.weight_images_figure(filters, [f"f{i + 1}" for i in range(len(filters))], cols=8),
         width="stretch",
         key="train_templates",
     )
@@ -271,11 +271,11 @@ def render_feature_maps(model) -> None:
     x_test, y_test = dataset_or_stop().x_test, dataset_or_stop().y_test
     c1, c2 = st.columns([1, 5])
     idx = int(c1.number_input("Test image #", 0, len(x_test) - 1, step=1, key="train_fmap_image"))
-    c1.image(x_test[idx], caption=f"a {CLASS_NAMES[int(y_test[idx])]}", width="stretch")
+    c1.image(x_test[idx], caption=f"true class: {CLASS_NAMES[int(y_test[idx])]}", width="stretch")
     with c2:
         for n, (caption, maps) in enumerate(insight.feature_maps(model, x_test[idx], per_layer=16)):
             st.plotly_chart(
-                charts.feature_maps_figure(maps, cols=16, title=caption),
+                charts.feature_maps_figure(maps, cols=8, title=caption),
                 width="stretch",
                 key=f"train_fmap_{n}",
             )

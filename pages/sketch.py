@@ -23,6 +23,7 @@ from fmnist_core.progress import run_progress
 from fmnist_core.sketch.default import DEFAULT_LABEL, default_model_config, is_sketch_robust, preferred_model
 from fmnist_core.store import ACTIVE, Run
 from pages._shared import dataset_or_stop, get_runner, get_store
+from pages._sketch_place import render_sketch_place
 
 CANVAS_PX = 336  # 12 canvas px per model px
 # Shapes are filled with ~0.7 of the stroke's white: the interior level of real Fashion-MNIST items.
@@ -447,6 +448,7 @@ def workbench(model, run: Run | None, mtime: float, have_models: bool) -> None:
             else sketch.similar_images(x28, similarity_bank(data.source, data.x_test), k=N_SIMILAR)
         )
         render_similar(data, idx)
+        render_sketch_place(data, x28)
 
 
 # --------------------------------------------------------------------------------------------- page

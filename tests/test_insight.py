@@ -298,3 +298,18 @@ def test_zip_bombs_oversize_members_and_non_zips_are_refused(fmnist_home, good_m
     with pytest.raises(bundle.BundleError, match="not a zip"):
         bundle.import_bundle(store, b"PK\x03\x04 garbage")
     assert store.runs(limit=10)[0].imported == 0  # nothing was imported
+
+
+def test_a_drawing_is_placed_on_the_explorers_pca_map():
+    from fmnist_core.explore import pca_2d
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, size=(300, 28, 28)).astype(np.uint8)
+    x[:150, :14] = 250  # two kinds of image: the first principal axis separates them
+    y = (np.arange(300) >= 150).astype(int)
+    m = insight.pca_map(x, y, n=200, seed=1)
+    np.testing.assert_allclose(m.coords, pca_2d(x, y, n=200, seed=1).coords)  # the explorer's picture
+    np.testing.assert_allclose(m.place(x[m.indices[0]]), m.coords[0], atol=1e-6)  # an image lands on itself
+    np.testing.assert_allclose(m.place(x[m.indices[5]] / 255.0), m.coords[5], atol=1e-6)  # 0-1 input too
+    fig = charts.sketch_place_figure(m.coords, m.labels, m.indices, m.place(x[0]))
+    assert fig.data[-1].name == "your drawing"
