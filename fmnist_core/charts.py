@@ -1081,7 +1081,7 @@ def sweep_curves(
     if not fig.data:
         _empty_annotation(fig, "No finished runs yet")
     rates = df["learning_rate"].to_numpy(float) if len(df) else np.array([])
-    fig.update_xaxes(title_text="learning rate", type="log", tickvals=_log_ticks(rates) or None, tickformat="g")
+    fig.update_xaxes(title_text="learning rate", type="log", tickvals=_log_ticks(rates) or None, tickformat="~g")
     label = "last-epoch validation accuracy" if value == "val" else "test accuracy"
     fig.update_yaxes(title_text=f"{label} (mean ± sd over seeds)", tickformat=".3~p")
     return _style(fig, title=title, height=420)

@@ -478,8 +478,14 @@ def sweep_ui_results(runs: pd.DataFrame, spec: compare.StudySpec, *, active: boo
     """Accuracy against learning rate, then the comparison at each optimizer's best rate."""
     table = compare.sweep_table(runs)
     best = compare.best_rates(runs)
+    label = {o: OPTIMIZERS[o].label if o in OPTIMIZERS else o for o in table["optimizer"].unique()}
     st.plotly_chart(
-        charts.sweep_curves(table, value="val", best=best, title="Validation accuracy against learning rate"),
+        charts.sweep_curves(
+            table.assign(optimizer=table["optimizer"].map(label)),
+            value="val",
+            best={label.get(o, o): lr for o, lr in best.items()},
+            title="Validation accuracy against learning rate",
+        ),
         key="compare_sweep_chart",
     )
     st.caption(
@@ -527,8 +533,8 @@ def leaderboard_ui(
     st.caption(
         f"Ranked by {ranked_on}"
         + (" (what the lab compared)" if rank_by == "last_val" else "")
-        + ". ± is the sample standard deviation across seeds (ddof=1); min–max is the range. The last four "
-        "columns compare the top variant with each other one, seed by seed: the mean paired difference in "
+        + ". ± is the sample standard deviation across seeds (ddof=1); min–max is the range. The four columns "
+        "after it compare the top variant with each other one, seed by seed: the mean paired difference in "
         "accuracy points, its 95% t interval (and a bootstrap interval from 5 seeds on), the paired t-test's "
         "p-value, and about how many seeds would separate the two at this difference and spread. "
         + PAIRED_NOTE

@@ -317,7 +317,15 @@ def leaderboard_table(
         if runs is not None:
             row.update(_paired_cells(paired.get(r["variant"]), is_top=bool(r["best"]) and r["runs"] > 0))
         rows.append(row)
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    # The ranking metric, then the paired comparison with the top, then the rest
+    first = ["rank", "variant", "runs", f"{METRIC_LABELS.get(rank_by, 'last val acc')}"]
+    paired_cols = ["top ahead by (points)", "95% CI", "p", "seeds to separate"]
+    order = first + [c for c in paired_cols if c in out] + [c for c in out if c not in first + paired_cols]
+    return out[order] if len(out) else out
+
+
+METRIC_LABELS = {"last_val": "last val acc", "best_val": "best val acc", "test": "test acc"}
 
 
 def _paired_cells(pr: Paired | None, *, is_top: bool) -> dict[str, str]:
