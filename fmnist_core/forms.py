@@ -15,13 +15,15 @@ from typing import Any
 from fmnist_core.augment import AUGMENTS
 from fmnist_core.models import ACTIVATIONS, OPTIMIZERS, PRESET_INFO, PRESETS, ModelSpec
 from fmnist_core.progress import n_train_images
-from fmnist_core.training import LIMITS, TrainConfig
+from fmnist_core.training import BACKENDS, LIMITS, LR_SCHEDULES, TrainConfig
 
 SQLITE_MAX_INT = 2**63 - 1
 BATCH_SIZES = (16, 32, 64, 128, 256, 512, 1024)
 CUSTOM = "custom"
 NO_AUGMENT = "none"
 AUGMENT_OPTIONS = (NO_AUGMENT, *AUGMENTS)
+CONSTANT = "constant"
+SCHEDULE_OPTIONS = (CONSTANT, *LR_SCHEDULES)
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,8 @@ def form_state(config: TrainConfig) -> dict[str, Any]:
         "train_val_fraction": config.val_fraction,
         "train_subset": config.train_subset or n_train_images({"val_fraction": config.val_fraction}),
         "train_augment": getattr(config, "augment", None) or NO_AUGMENT,
+        "train_schedule": getattr(config, "lr_schedule", None) or CONSTANT,
+        "train_backend": getattr(config, "backend", "tensorflow"),
     }
     if preset == CUSTOM:
         state.update(
@@ -151,6 +155,10 @@ def config_from_state(state: Mapping[str, Any]) -> TrainConfig:
     extra = {}
     if state.get("train_augment", NO_AUGMENT) != NO_AUGMENT:
         extra["augment"] = state["train_augment"]
+    if state.get("train_schedule", CONSTANT) != CONSTANT:
+        extra["lr_schedule"] = state["train_schedule"]
+    if state.get("train_backend", "tensorflow") != "tensorflow":
+        extra["backend"] = state["train_backend"]
     return TrainConfig(
         model=spec,
         optimizer=state.get("train_optimizer", "adam"),
@@ -176,6 +184,8 @@ URL_KEYS = (
     "train_val_fraction",
     "train_subset",
     "train_augment",
+    "train_schedule",
+    "train_backend",
 )
 # The short names links use (`/train?model=cnn_fast&epochs=3`); the widget keys are accepted too.
 URL_NAMES = {
@@ -188,6 +198,8 @@ URL_NAMES = {
     "train_val_fraction": "val",
     "train_subset": "subset",
     "train_augment": "augment",
+    "train_schedule": "schedule",
+    "train_backend": "backend",
 }
 MAX_PARAM_CHARS = 200  # a longer value is not a setting: ignored with a note
 
@@ -253,6 +265,11 @@ def query_to_state(params: Mapping[str, str]) -> tuple[dict[str, Any], list[str]
                 ignored.append(key)
             else:
                 state[key] = name
+        elif key in ("train_schedule", "train_backend"):
+            if raw in (SCHEDULE_OPTIONS if key == "train_schedule" else BACKENDS):
+                state[key] = raw
+            else:
+                ignored.append(key)
         elif key == "train_augment":
             if raw in AUGMENT_OPTIONS:
                 state[key] = raw

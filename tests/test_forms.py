@@ -13,6 +13,7 @@ CONFIGS = [
     TrainConfig(),
     TrainConfig(model=PRESETS["cnn_best"], epochs=3, batch_size=128, seed=9, train_subset=5000),
     TrainConfig(optimizer="sgd", learning_rate=0.05, val_fraction=0.3, augment="sketch"),
+    TrainConfig(lr_schedule="cosine", backend="jax", augment="flip_shift"),
     TrainConfig(
         model=ModelSpec(
             kind="cnn",

@@ -278,3 +278,24 @@ def test_chart_options_come_from_the_link(fmnist_home):
     assert at.radio(key="train_x").value == "images"
     at = open_train(run=str(rid), smooth="lots", x="sideways")
     assert at.slider(key="train_smooth").value == 0.0 and at.radio(key="train_x").value == "epochs"
+
+
+def test_choosing_a_preset_applies_its_recipe(fmnist_home):
+    from fmnist_core import forms
+    from fmnist_core.models import preset_recipe
+
+    at = open_train()
+    at.selectbox(key="train_preset").set_value("cnn_best").run()
+    recipe = TrainConfig(model=PRESETS["cnn_best"], **preset_recipe("cnn_best"))
+    state = {k: w.value for k in forms.URL_KEYS + ("train_lr_default",) if (w := _widget(at, k)) is not None}
+    assert forms.config_from_state({**forms.default_state(), **state}) == recipe
+    assert at.selectbox(key="train_schedule").value == recipe.lr_schedule
+
+
+def _widget(at, key):
+    for kind in ("selectbox", "number_input", "checkbox", "slider"):
+        try:
+            return getattr(at, kind)(key=key)
+        except KeyError:
+            continue
+    return None
