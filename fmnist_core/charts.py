@@ -1030,7 +1030,7 @@ def sweep_curves(
     mean_col, std_col = f"{value}_mean", f"{value}_std"
     df = table.dropna(subset=[mean_col]) if table is not None and len(table) else pd.DataFrame()
     colors = variant_colors(df["optimizer"].unique()) if len(df) else {}
-    for opt, g in df.groupby("optimizer", sort=False):
+    for opt, g in df.groupby("optimizer", sort=False) if len(df) else ():
         opt = str(opt)
         g = g.sort_values("learning_rate")
         x, m = g["learning_rate"].to_numpy(float), g[mean_col].to_numpy(float)

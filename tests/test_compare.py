@@ -723,3 +723,24 @@ def test_cli_sweep_then_reproduce_lab_on_a_tiny_subset(tiny_env, tmp_path):
     assert "RMSprop is the best of the four optimizers (0.8752)" in md and "no verdict" in md
     csv = (tmp_path / "report" / "lab-report.csv").read_text()
     assert csv.startswith("claim,lab (one run),seeds show,verdict") and len(csv.strip().splitlines()) == 6
+
+
+def test_sweep_chart_has_a_curve_per_optimizer_on_a_log_axis():
+    from fmnist_core import charts
+
+    runs = _sweep_runs(
+        {
+            ("sgd", 0.01): [(0.80, 0.79), (0.81, 0.80)],
+            ("sgd", 0.1): [(0.85, 0.84), (0.86, 0.85)],
+            ("adam", 0.001): [(0.87, 0.86)],
+            ("adam", 0.01): [(0.86, 0.85)],
+        }
+    )
+    fig = charts.sweep_curves(compare.sweep_table(runs), best=compare.best_rates(runs))
+    lines = {t.name: list(t.x) for t in fig.data if t.mode == "lines+markers"}
+    assert lines == {"sgd": [0.01, 0.1], "adam": [0.001, 0.01]}
+    assert [t.name for t in fig.data if t.fill == "toself"] == ["sgd ±1 sd"]  # adam has one seed: no band
+    rings = {t.name: list(t.x) for t in fig.data if t.mode == "markers"}
+    assert rings == {"sgd: best rate": [0.1], "adam: best rate": [0.001]}
+    assert fig.layout.xaxis.type == "log"
+    assert charts.sweep_curves(compare.sweep_table(runs.iloc[0:0])).layout.annotations  # empty: a note
