@@ -162,7 +162,7 @@ def _execute(store, run_id, config, data, beat, pid, *, must_quit, on_point) -> 
     confusion = EpochConfusionRecorder()
 
     def on_epoch_done(model, epochs_done: int) -> None:
-        _record_epoch_confusion(store, run_id, confusion, model, config, data, epochs_done)
+        _record_epoch_confusion(store, run_id, confusion, model, config, data, epochs_done, should_stop)
         if epochs_done < config.epochs:  # the last epoch's model is saved as the result anyway
             store.save_checkpoint(run_id, model, epochs_done)
 
@@ -233,18 +233,21 @@ def _execute(store, run_id, config, data, beat, pid, *, must_quit, on_point) -> 
 
 
 def _record_epoch_confusion(
-    store: RunStore, run_id: int, recorder, model, config: TrainConfig, data, epoch: int
+    store: RunStore, run_id: int, recorder, model, config: TrainConfig, data, epoch: int, should_stop
 ) -> None:
     """The validation confusion counts at this epoch end (fmnist_core.insight.EpochConfusionRecorder: at
-    most ~10% of the epoch's time; $FMNIST_EPOCH_CONFUSION=0 off, =all every image). A failure here is
-    logged and never fails the run."""
+    most ~10% of the epoch's time; $FMNIST_EPOCH_CONFUSION=0 off, =all every image). A stop request
+    ends the pass between chunks (nothing recorded); the next batch then stops the run. A failure here
+    is logged and never fails the run."""
     from fmnist_core.training import prepare_data
 
     try:
         prepared = prepare_data(config, data)
-        result = recorder(model, prepared.x_val, prepared.y_val)
+        result = recorder(model, prepared.x_val, prepared.y_val, should_stop=should_stop)
         if result is not None:
             store.add_epoch_confusion(run_id, epoch, result[0], seconds=result[1])
+    except RunLost:
+        raise  # the run is no longer this worker's: stop training it, as anywhere else
     except Exception:
         log.exception("could not record the validation confusion of run %s, epoch %s", run_id, epoch)
 

@@ -133,6 +133,8 @@ def test_the_epoch_pass_shrinks_to_its_time_budget():
     assert 1000 <= rec.n < 1500  # later passes use fewer images (never under 1,000)
     off = insight.EpochConfusionRecorder(mode="off")
     assert off(SlowModel(), x, y) is None
+    asked = iter([False, True])  # a Stop lands during the pass (1,000 images: 2 chunks): it ends between them
+    assert rec(SlowModel(), x, y, should_stop=lambda: next(asked)) is None
 
 
 def test_epoch_confusion_rows_replace_on_resume(fmnist_home):
