@@ -296,12 +296,7 @@ def render_imported_summary(run: Run) -> None:
         "imported (models from elsewhere are never loaded), so there is no per-image view here."
     )
     summary = get_store().imported_summary(run.id) or {}
-    rows = summary.get("per_class") or []
-    cols = ["class", "precision", "recall", "f1", "support"]
-    table = pd.DataFrame([{c: r.get(c) for c in cols} for r in rows if isinstance(r, dict)], columns=cols)
-    for c in cols[1:]:
-        table[c] = pd.to_numeric(table[c], errors="coerce")
-    table["class"] = table["class"].astype(str)
+    table = _imported_table(summary)
     if not table.empty:
         st.markdown("**Per class, as the bundle reports it**")
         st.dataframe(table, hide_index=True, width="stretch")
@@ -315,10 +310,24 @@ def render_imported_summary(run: Run) -> None:
         )
 
 
+def _imported_table(summary: dict) -> pd.DataFrame:
+    """The per-class table of an imported summary, as numbers and text only (it came from a file)."""
+    rows = summary.get("per_class") or []
+    cols = ["class", "precision", "recall", "f1", "support"]
+    table = pd.DataFrame([{c: r.get(c) for c in cols} for r in rows if isinstance(r, dict)], columns=cols)
+    for c in cols[1:]:
+        table[c] = pd.to_numeric(table[c], errors="coerce")
+    table["class"] = table["class"].astype(str)
+    return table
+
+
 # ------------------------------------------------------------------------------------ downloads and import
 
 
 def _per_class(run: Run) -> pd.DataFrame | None:
+    if getattr(run, "imported", 0):  # no test predictions here: pass on the table the bundle brought
+        table = _imported_table(get_store().imported_summary(run.id) or {})
+        return None if table.empty else table
     ev = _evaluation(run.id, run.finished, run.test_accuracy)
     return None if ev is None else ev["report"]
 

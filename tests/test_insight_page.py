@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from fmnist_core import bundle
 from fmnist_core.store import RunStore
@@ -67,12 +68,18 @@ def test_an_imported_run_says_it_has_no_model(fmnist_home):
     store = RunStore(fmnist_home)
     rid = fake_run(store, confusion=False)
     run = store.get_run(rid)
+    table = pd.DataFrame(
+        {"class": ["<b>x</b>"], "precision": [0.5], "recall": ["oops"], "f1": [0.4], "support": [9]}
+    )
     new = bundle.import_bundle(
-        store, bundle.export_bundle(run, store.points(rid), per_class=None, model_path=None)
+        store, bundle.export_bundle(run, store.points(rid), per_class=table, model_path=None)
     )
     at = open_train(run=str(new))
     assert not at.exception
     assert any("model file was not imported" in c.value for c in at.caption)
+    shown = next(d.value for d in at.dataframe if "precision" in d.value.columns)
+    assert shown["class"].tolist() == ["<b>x</b>"] and pd.isna(shown["recall"][0])  # text stays text
+    assert not at.get("select_slider") and not any("taken for" in m.value for m in at.markdown)
 
 
 def test_heatmap_clicks_are_read_from_names_or_indices():
