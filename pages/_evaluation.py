@@ -373,7 +373,12 @@ def render_import() -> int | None:
             "a model.keras in it is **never opened or stored** (model files from elsewhere can run code)."
         )
         nonce = st.session_state.get("train_import_nonce", 0)
-        up = st.file_uploader("Run bundle (.zip)", type=["zip"], key=f"train_import_file_{nonce}")
+        up = st.file_uploader(
+            "Run bundle (.zip)",
+            type=["zip"],
+            key=f"train_import_file_{nonce}",
+            max_upload_size=bundle.MAX_BUNDLE_BYTES // 2**20,  # a big CNN's model.keras makes it > 5 MB
+        )
         if up is None:
             return None
         if not st.button(
