@@ -26,6 +26,7 @@ from fmnist_core.studies.lab import (  # noqa: F401
     COLUMN,
     LAB_SEEDS,
     Claim,
+    lab_plan,
     lab_report,
     lab_runs,
     lab_specs,

@@ -16,6 +16,7 @@ import streamlit as st
 from fmnist_core import charts, compare
 from fmnist_core.forms import NumberField
 from fmnist_core.models import OPTIMIZERS, PRESET_INFO, PRESETS
+from fmnist_core.settings import study_budget_seconds
 from fmnist_core.store import QueueFull
 from fmnist_core.text import md_escape
 from fmnist_core.training import TrainConfig
@@ -594,18 +595,26 @@ def lab_ui() -> None:
         "Keras' default rates, 10 epochs on the full split, each with several seeds; then each claim of the "
         "lab next to what the seeds show."
     )
-    cols = st.columns([1, 1, 3])
+    cols = st.columns([1, 2, 3], vertical_alignment="bottom")
     seeds = cols[0].number_input(
         "Seeds", min_value=1, max_value=10, value=compare.LAB_SEEDS, step=1, key="compare_lab_seeds"
     )
     specs = compare.lab_specs(int(seeds))
     store = get_store()
-    seconds = sum(compare.estimate_seconds(s, store) for s in specs.values())
+    n_runs, n_todo, seconds = compare.lab_plan(store, specs)
     cols[2].caption(
-        f"{sum(s.n_runs for s in specs.values())} runs ({int(seeds)} of the base MLP shared by both studies); "
-        f"about {compare.format_duration(seconds)} left to train."
+        f"{n_runs} runs (the base MLP is in both studies and trains once); {n_todo} left to train, about "
+        f"{compare.format_duration(seconds)}. Finished identical runs are reused."
     )
-    if cols[1].button("Reproduce the lab", key="compare_lab_start", icon=":material/science:"):
+    budget = study_budget_seconds()
+    over = 0 < budget < seconds
+    if over:
+        st.warning(
+            f"That is beyond the budget of {compare.format_duration(budget)} (setting FMNIST_STUDY_BUDGET): "
+            "fewer seeds, or `python -m fmnist_core reproduce-lab --train-subset 5000` from a terminal.",
+            icon=":material/timer_off:",
+        )
+    if cols[1].button("Reproduce the lab", key="compare_lab_start", icon=":material/science:", disabled=over):
         try:
             for what, spec in specs.items():
                 compare.schedule_study(

@@ -568,10 +568,16 @@ def test_estimate_uses_past_runs_else_a_prior(tmp_path):
     spec = StudySpec(base=TrainConfig(epochs=10), variants=("sgd", "adam"), seeds=(0, 1))
     prior = compare.estimate_seconds(spec, runner.store)
     assert 4 * 10 * 0.5 < prior < 4 * 10 * 5 + 20  # lab MLP on 48,000 images: ~1-2 s per epoch here
-    past = runner.store.create_run(TrainConfig(epochs=2, seed=99, train_subset=4800))
-    runner.store.finish_run(past, status="finished", seconds=2.0, epochs_done=2)  # 1 s per 4,800 images
+    past = runner.store.create_run(TrainConfig(epochs=2, seed=99, train_subset=30000))
+    runner.store.finish_run(past, status="finished", seconds=10.0, epochs_done=2)  # 5 s per 30,000 images
     assert compare.estimate_seconds(spec, runner.store) == pytest.approx(
-        4 * (10 * 10.0 + compare.RUN_OVERHEAD_S)
+        4 * (10 * 8.0 + compare.RUN_OVERHEAD_S)
+    )
+    # a tiny run's epoch is mostly fixed costs: it does not scale up to the full split
+    tiny = runner.store.create_run(TrainConfig(epochs=2, seed=98, train_subset=300))
+    runner.store.finish_run(tiny, status="finished", seconds=4.0, epochs_done=2)
+    assert compare.estimate_seconds(spec, runner.store) == pytest.approx(
+        4 * (10 * 8.0 + compare.RUN_OVERHEAD_S)
     )
 
 

@@ -68,6 +68,22 @@ def lab_specs(
     }
 
 
+def lab_plan(store: RunStore, specs: dict[str, StudySpec]) -> tuple[int, int, float]:
+    """(distinct runs, runs left to train, seconds to train them): the base MLP is in both studies but
+    counts, and trains, once."""
+    from fmnist_core.studies.estimate import RUN_OVERHEAD_S, sec_per_epoch_estimate
+
+    keys, todo = set(), set()
+    for spec in specs.values():
+        for p in plan_study(store, spec):
+            keys.add(p.config.key())
+            if p.source != "reused":
+                todo.add(p.config.key())
+    base = next(iter(specs.values())).base
+    per_run = base.epochs * sec_per_epoch_estimate(base, store) + RUN_OVERHEAD_S
+    return len(keys), len(todo), len(todo) * per_run
+
+
 def lab_runs(store: RunStore, specs: dict[str, StudySpec]) -> pd.DataFrame:
     """Finished runs of the lab's experiments found in the store (by config key: any study's or the
     Train page's identical runs count). Columns: study, variant, label, seed, status, run_id,
