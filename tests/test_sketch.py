@@ -620,3 +620,15 @@ def test_package_layout_models_io_depends_on_infer_not_the_other_way():
     for part in ("preprocess", "infer", "similar", "explain"):
         assert "fmnist_core.models_io" not in imports(root / f"{part}.py")
     assert "fmnist_core.sketch.infer" in imports(root.parent / "models_io.py")
+
+
+def test_auto_fill_does_not_close_the_gap_between_trouser_legs():
+    """Two thick legs 25 px apart under a waistband: the gap is part of the garment, not a hole to
+    bridge (bridging it turned trousers into a skirt for the lab MLP in Chromium)."""
+    rgba = blank(side=336)
+    for cols in (slice(110, 160), slice(185, 235)):
+        paint(rgba, slice(30, 310), cols)
+    paint(rgba, slice(30, 80), slice(110, 235))
+    x28, filled = sketch.canvas_input(rgba)
+    assert not filled
+    assert x28[24, 14] < 0.05  # between the legs, near the hem: still background

@@ -38,7 +38,7 @@ PHOTO_TRIM = 0.12
 # Auto-fill: a drawing is a closed outline when one enclosed region covers this much of its bounding
 # box; gaps a shaky hand leaves are bridged at these fractions of the canvas side, smallest first.
 OUTLINE_HOLE_FRACTION = 0.12
-AUTO_FILL_GAPS = (0.01, 0.025, 0.04)
+AUTO_FILL_GAPS = (0.01, 0.025)
 # More than this fraction of the canvas painted light: "you painted the whole canvas", not a garment.
 FULL_CANVAS_FRACTION = 0.85
 # Uploads larger than this are shrunk before processing (speed; the result is 28 px anyway).
