@@ -6,7 +6,7 @@ Thresholds were calibrated on the default sketch model with the 70 drawings of b
 100 random scribbles (`bench.sketch_set.scribbles(100, seed=1)`): the scribbles' framed inputs reach a
 median cosine similarity of 0.69 to their nearest real image (90th percentile 0.84) against 0.93 for
 the drawings (10th percentile 0.83), while the model is as confident on scribbles as on drawings
-(median top probability 0.71 vs 0.95). With the thresholds below, 89% of the drawings are answered and
+(median top probability 0.71 vs 0.95). With the thresholds below, 87% of the drawings are answered and
 89% of the scribbles are refused; `python -m bench sketch_set` reports both rates for any model.
 """
 
