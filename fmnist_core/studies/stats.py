@@ -155,10 +155,7 @@ def paired_stats(a: pd.Series, b: pd.Series, *, a_label: str = "a", b_label: str
         return Paired(a_label, b_label, 0, math.nan, math.nan, None, None, None, None, "no seed ran both")
     diff = float(d.mean())
     if n == 1:
-        why = (
-            "with one paired seed the spread of the difference is unknown, so there is no interval and no "
-            "p-value"
-        )
+        why = "with one paired seed the spread is unknown, so there is no interval and no p-value"
         return Paired(a_label, b_label, 1, diff, math.nan, None, None, None, None, why)
     sd = float(d.std(ddof=1))
     if sd <= EXACT:  # the same difference on every seed: the t statistic is undefined (0/0) or infinite
@@ -235,8 +232,8 @@ def paired_sentence(pr: Paired) -> str:
         return f"{pr.a} and {pr.b} have no seed in common yet: nothing to pair."
     if pr.decision == "no verdict":
         return (
-            f"{pr.a} is ahead of {pr.b} by {_points(pr.diff)} points on the one seed both ran: no verdict, because "
-            f"{pr.why} (the spread is unknown). Run at least 2 seeds, better 3 or more."
+            f"{pr.a} is ahead of {pr.b} by {_points(pr.diff)} points on the one seed both ran: no verdict, "
+            f"because {pr.why}. Run at least 2 seeds, better 3 or more."
         )
     if pr.decision == "identical":
         return f"{pr.a} and {pr.b} gave identical results on all {pr.n} paired seeds: no difference to find."
