@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 AUGMENTS: dict[str, str] = {
     "flip": "horizontal flips",
-    "flip_shift": "horizontal flips and shifts of up to 2 pixels (a CNN recipe, cnn_best)",
+    "flip_shift": "horizontal flips and shifts of up to 1 pixel (a CNN recipe, cnn_best)",
     "sketch": "sketch-like: silhouettes, outlines, flips and small rotations/shifts",
 }
 SIDE = 28
@@ -135,7 +135,7 @@ def affine(tf, x, seed, params: SketchParams):
     )
 
 
-SHIFT_PX = 2  # "flip_shift": whole-pixel shifts from -SHIFT_PX to SHIFT_PX, each axis, empty (0) edges
+SHIFT_PX = 1  # "flip_shift": whole-pixel shifts from -SHIFT_PX to SHIFT_PX, each axis, empty (0) edges
 
 
 def shift(tf, x, seed, max_px: int = SHIFT_PX):

@@ -149,3 +149,29 @@ def test_a_run_on_each_backend_through_its_worker_and_the_app_loads_both(tmp_pat
         recorded = np.asarray(probs[rid]).argmax(1).tolist()
         assert classes[str(rid)] == recorded, rid
     assert not math.isnan(done[jax_id].test_accuracy)
+
+
+def test_backend_speeds_cover_every_backend():
+    from fmnist_core.models import BACKEND_LABELS, BACKEND_SECONDS_PER_EPOCH
+    from fmnist_core.training import BACKENDS
+
+    assert set(BACKEND_LABELS) == set(BACKENDS)
+    for family in ("mlp", "cnn"):
+        assert set(BACKEND_SECONDS_PER_EPOCH[family]) == set(BACKENDS)
+
+
+def test_flip_shift_moves_whole_pixels_within_its_range():
+    import tensorflow as tf
+
+    from fmnist_core.augment import SHIFT_PX, augment_batch
+
+    x = np.zeros((64, 28, 28, 1), np.float32)
+    x[:, 10:18, 10:18] = 1.0  # a square centred on the mirror axis: only shifts move it
+    y = augment_batch(tf.constant(x), tf.constant([3, 4], tf.int64), kind="flip_shift").numpy()
+    moves = set()
+    for im in y[..., 0]:
+        rows, cols = np.nonzero(im)
+        assert im.sum() == 64 and set(np.unique(im)) <= {0.0, 1.0}  # whole pixels, nothing lost
+        moves.add((rows.min() - 10, cols.min() - 10))
+    assert all(abs(dr) <= SHIFT_PX and abs(dc) <= SHIFT_PX for dr, dc in moves)
+    assert len(moves) > 4  # shifts vary per image, both axes
