@@ -98,21 +98,37 @@ PRESETS: dict[str, ModelSpec] = {
         input="image",
         conv_filters=(32, 64),
         hidden=(256,),
-        dropout=(0.4,),
-        conv_dropout=0.2,
+        dropout=(0.3,),
+        conv_dropout=0.1,
         batch_norm=True,
     ),
 }
 
+# Measured numbers (the Train page shows them): "test_accuracy" and "seconds" (model.fit's wall clock, the
+# preset's own recipe, all 48,000 training images, TensorFlow, 2 CPU cores) and "measured" (how, in words).
 PRESET_INFO: dict[str, dict[str, Any]] = {
-    "lab_mlp": {"label": "Lab MLP (784-128-64-10, dropout 0.5)", "epochs": 10, "batch_size": 64},
+    "lab_mlp": {
+        "label": "Lab MLP (784-128-64-10, dropout 0.5)",
+        "epochs": 10,
+        "batch_size": 64,
+        "test_accuracy": 0.8713,
+        "seconds": 32,
+        "measured": "test 0.871 after 10 epochs in 32 s on 2 shared CPU cores (python -m bench presets)",
+    },
     "lab_mlp_dropout2": {
         "label": "Lab MLP, dropout after both hidden layers",
         "epochs": 10,
         "batch_size": 64,
     },
     "lab_mlp_nodropout": {"label": "Lab MLP without dropout", "epochs": 10, "batch_size": 64},
-    "cnn_fast": {"label": "Fast CNN (16-32 conv, 0.91 in ~3 min)", "epochs": 10, "batch_size": 128},
+    "cnn_fast": {
+        "label": "Fast CNN (16-32 conv, 0.91 in ~3 min)",
+        "epochs": 10,
+        "batch_size": 128,
+        "test_accuracy": 0.9105,
+        "seconds": 179,
+        "measured": "test 0.9105 after 10 epochs in 179 s on 2 CPU cores (python -m bench presets)",
+    },
     "cnn_best": {
         "label": "Strong CNN (BN, 32-64 conv, one-cycle, flips + shifts)",
         "epochs": 15,
@@ -123,6 +139,16 @@ PRESET_INFO: dict[str, dict[str, Any]] = {
         "augment": "flip_shift",
     },
 }
+# Seconds per epoch of each model family on each Keras backend (TrainConfig.backend), measured side by side
+# with `python -m bench presets` on 2 shared CPU cores (lab_mlp for "mlp", cnn_fast for "cnn"). Read the ratio:
+# JAX is faster for MLPs, TensorFlow (oneDNN convolutions) for CNNs.
+BACKEND_SECONDS_PER_EPOCH: dict[str, dict[str, float]] = {
+    "mlp": {"tensorflow": 3.2, "jax": 2.4},
+    "cnn": {"tensorflow": 29.0, "jax": 107.2},
+}
+BACKEND_LABELS = {"tensorflow": "TensorFlow (default)", "jax": "JAX"}
+
+
 # What a preset's recipe sets (PRESET_INFO keys -> TrainConfig fields); missing keys keep TrainConfig's defaults.
 RECIPE_KEYS = ("epochs", "batch_size", "optimizer", "learning_rate", "lr_schedule", "augment")
 
