@@ -31,7 +31,7 @@ from fmnist_core.progress import format_seconds, n_train_images, run_progress
 from fmnist_core.store import ACTIVE, QueueFull, Run
 from fmnist_core.text import md_escape
 from fmnist_core.training import BACKENDS, TrainConfig
-from pages._evaluation import render_downloads, render_evaluation
+from pages._evaluation import render_downloads, render_evaluation, render_import
 from pages._live import (
     big_numbers,
     chart_controls_ui,
@@ -572,6 +572,7 @@ def render_history(any_active: bool) -> None:
 
 
 def open_run(rid: int) -> None:
+    st.query_params.pop("cell", None)  # a confusion-matrix cell belongs to the run that was on screen
     run = get_store().get_run(rid)
     st.session_state["train_run_id"] = rid if run else None
     st.session_state.pop("train_missing", None)
@@ -650,6 +651,9 @@ if run is not None and run.status not in ACTIVE and not present:
 if not present:
     st.divider()
     st.subheader("Run history")
+    imported = render_import()
+    if imported is not None:
+        open_run(imported)
     render_history(bool(get_store().runs(status=ACTIVE, limit=1)))
 sync_url(run.id if run is not None else None)
 write_view_params()
