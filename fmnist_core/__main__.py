@@ -30,26 +30,41 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace):
-    """The TrainConfig the flags ask for (train, and the base of compare / sweep / reproduce-lab).
+    """The TrainConfig the flags ask for (train, and the base of compare / sweep / reproduce-lab):
+    the preset's own recipe (epochs, batch, optimizer, rate, schedule, augmentation), flags override it.
     Flags a command does not have count as not given."""
+    from fmnist_core.models import preset_recipe
     from fmnist_core.training import TrainConfig
 
     def arg(name: str):
         return getattr(args, name, None)
 
-    augment = arg("augment")
-    return TrainConfig(
+    # The preset's own recipe (epochs, batch, optimizer, rate, schedule, augmentation); flags override it.
+    recipe = preset_recipe(args.preset)
+    given = {
+        "optimizer": arg("optimizer"),
+        "learning_rate": arg("lr"),
+        "epochs": arg("epochs"),
+        "batch_size": arg("batch_size"),
+        "augment": arg("augment"),
+        "lr_schedule": arg("lr_schedule"),
+    }
+    if arg("optimizer") is not None and arg("lr") is None:
+        recipe.pop("learning_rate", None)  # another optimizer: its own default rate, not the recipe's
+    recipe.update({k: v for k, v in given.items() if v is not None})
+    for k in ("augment", "lr_schedule"):
+        if recipe.get(k) == "none":
+            recipe[k] = None
+    config = TrainConfig(
         model=PRESETS[args.preset],
-        optimizer=arg("optimizer") or "adam",
-        learning_rate=arg("lr"),
-        epochs=args.epochs,
-        batch_size=args.batch_size,
         val_fraction=args.val_fraction,
         seed=arg("seed") if arg("seed") is not None else arg("first_seed") or 0,
         train_subset=args.train_subset,
         val_subset=args.val_subset,
-        augment=None if augment in (None, "none") else augment,
+        backend=arg("backend") or "tensorflow",
+        **recipe,
     )
+    return config
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -58,6 +73,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     from fmnist_core.store import RunStore
 
     config = config_from_args(args)
+    args.optimizer, args.epochs, args.batch_size = config.optimizer, config.epochs, config.batch_size
+    # Keras fixes its backend when it is first imported, which happens only below (in training).
+    if "keras" in sys.modules and sys.modules["keras"].backend.backend() != config.backend:
+        print(f"error: Keras is already running on {sys.modules['keras'].backend.backend()}", file=sys.stderr)
+        return 2
+    os.environ["KERAS_BACKEND"] = config.backend
     data = load_fashion_mnist(args.data_dir)
     store = RunStore()
     # running, with our pid, in one transaction: a page's reconcile never sees it without a worker
@@ -281,13 +302,27 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train", help="train one model and record the run")
     _add_common(t)
-    t.add_argument("--optimizer", default="adam", choices=sorted(OPTIMIZERS))
+    t.set_defaults(epochs=None, batch_size=None)  # train: the preset's recipe unless given
+    t.add_argument("--optimizer", default=None, choices=sorted(OPTIMIZERS), help="default: the preset's (adam)")
     t.add_argument("--seed", type=int, default=42)
     t.add_argument(
         "--augment",
-        default="none",
-        choices=["none", "flip", "sketch"],
-        help="on-the-fly training augmentation: flips, or sketch-like silhouettes/outlines (default none)",
+        default=None,
+        choices=["none", "flip", "flip_shift", "sketch"],
+        help="on-the-fly training augmentation: flips, flips and shifts, or sketch-like silhouettes/outlines "
+        "(default: the preset's, none for most)",
+    )
+    t.add_argument(
+        "--lr-schedule",
+        default=None,
+        choices=["none", "cosine", "onecycle"],
+        help="learning-rate schedule over the run (default: the preset's, constant for most)",
+    )
+    t.add_argument(
+        "--backend",
+        default="tensorflow",
+        choices=["tensorflow", "jax"],
+        help="Keras backend to train on (default tensorflow); jax is faster for MLPs, slower for CNNs",
     )
     t.set_defaults(func=cmd_train)
     r = sub.add_parser("resume", help="resume an interrupted run from its last completed epoch")
