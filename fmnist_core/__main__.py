@@ -168,6 +168,22 @@ def _report(store, run_id: int, status: str) -> int:
     return 1
 
 
+def cmd_export_run(args: argparse.Namespace) -> int:
+    """A run as a replayable recording (config, summary, points; never the model file)."""
+    import json
+
+    from fmnist_core.replay import export_run
+    from fmnist_core.store import RunStore
+
+    text = json.dumps(export_run(RunStore(), args.run_id), indent=1, sort_keys=True)
+    if args.output == "-":
+        print(text)
+    else:
+        with open(args.output, "w") as f:
+            f.write(text + "\n")
+    return 0
+
+
 def study_spec_from_args(args: argparse.Namespace, kind: str):
     """The study `compare` or `sweep` asked for (raises ValueError with a reason)."""
     from fmnist_core.studies.spec import REGULARIZATION_VARIANTS, StudySpec, parse_rates
@@ -356,6 +372,10 @@ def main(argv: list[str] | None = None) -> int:
     lab.add_argument("--out", default=None, help="folder for lab-report.md and .csv (default: $FMNIST_HOME/reports)")
     lab.add_argument("--data-dir", default=None, help="folder with the four IDX files")
     lab.set_defaults(func=cmd_reproduce_lab)
+    e = sub.add_parser("export-run", help="write a run's config and metric points as a JSON recording")
+    e.add_argument("run_id", type=int)
+    e.add_argument("--output", default="-", help="file to write (default: standard output)")
+    e.set_defaults(func=cmd_export_run)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -946,8 +946,14 @@ def weight_images_figure(
     cols = max(1, min(cols, len(images)))
     h = images.shape[1]
     mosaic_h, mosaic_w = _add_tiles(
-        fig, images, captions, cols=cols, coloraxis="coloraxis", caption_space=max(2, h // 4),
-        gap=max(1, h // 14), value_format="%{z:.3f}",
+        fig,
+        images,
+        captions,
+        cols=cols,
+        coloraxis="coloraxis",
+        caption_space=max(2, h // 4),
+        gap=max(1, h // 14),
+        value_format="%{z:.3f}",
     )
     bound = float(np.nanmax(np.abs(images))) if images.size else 1.0
     fig.update_layout(
