@@ -130,7 +130,7 @@ PRESET_INFO: dict[str, dict[str, Any]] = {
         "measured": "test 0.9105 after 10 epochs in 179 s on 2 CPU cores (python -m bench presets)",
     },
     "cnn_best": {
-        "label": "Strong CNN (BN, 32-64 conv, one-cycle, flips + shifts)",
+        "label": "Strong CNN (BN, 32-64 conv, one-cycle)",
         "epochs": 15,
         "batch_size": 128,
         "optimizer": "adam",

@@ -20,6 +20,8 @@ from fmnist_core.augment import AUGMENTS
 from fmnist_core.history import history_table
 from fmnist_core.models import (
     ACTIVATIONS,
+    BACKEND_LABELS,
+    BACKEND_SECONDS_PER_EPOCH,
     OPTIMIZERS,
     PRESET_INFO,
     PRESETS,
@@ -102,6 +104,9 @@ def follow_link() -> None:
             if speed and run.status not in ACTIVE:
                 start_replay(run.id, speed)
     state, ignored = forms.query_to_state({k: params.get(k) for k in params})
+    if state.get("train_preset") in PRESET_INFO:  # a preset brings its recipe; the link's own fields win
+        recipe = TrainConfig(model=PRESETS[state["train_preset"]], **preset_recipe(state["train_preset"]))
+        _apply_form(forms.form_state(recipe))
     _apply_form(state)
     if ignored:
         st.session_state["train_notice"] = (
@@ -125,7 +130,6 @@ def follow_link() -> None:
 def show_setup_of(run: Run) -> None:
     """Put a run's set-up into the form (when its config is one this version can read)."""
     try:
-
         _apply_form(forms.form_state(TrainConfig.from_dict(run.config)))
     except (TypeError, ValueError, KeyError):
         st.session_state["train_notice"] = f"Run #{run.id}'s set-up cannot be shown in this form."
@@ -181,6 +185,9 @@ def model_ui() -> None:
         **KEEP,
     )
     if st.session_state["train_preset"] != forms.CUSTOM:
+        measured = PRESET_INFO[st.session_state["train_preset"]].get("measured")
+        if measured:
+            st.caption(f"Measured: {measured}.")
         return
     for key, value in {
         "train_kind": "mlp",
@@ -272,7 +279,7 @@ def config_ui():
     _note(c2, "train_subset", problems)
     c1, c2 = st.columns(2)
     c1.selectbox(
-        "Learning-rate schedule",
+        "LR schedule",
         forms.SCHEDULE_OPTIONS,
         key="train_schedule",
         format_func={"constant": "Constant", "cosine": "Cosine decay", "onecycle": "One-cycle"}.get,
@@ -288,6 +295,24 @@ def config_ui():
         help=BACKEND_HELP,
         **KEEP,
     )
+    kind = (
+        "cnn"
+        if st.session_state.get("train_preset", "").startswith("cnn")
+        or (
+            st.session_state.get("train_preset") == forms.CUSTOM
+            and st.session_state.get("train_kind") == "cnn"
+        )
+        else "mlp"
+    )
+    speeds = BACKEND_SECONDS_PER_EPOCH.get(kind, {})
+    if speeds:
+        st.caption(
+            f"Measured here for {kind.upper()}s (all 48,000 images): "
+            + ", ".join(
+                f"{BACKEND_LABELS.get(b, b).split(' ')[0]} {sec:g} s/epoch" for b, sec in speeds.items()
+            )
+            + "."
+        )
     st.selectbox(
         "Augmentation",
         forms.AUGMENT_OPTIONS,
@@ -578,7 +603,6 @@ def open_run(rid: int) -> None:
     st.session_state.pop("train_missing", None)
     st.session_state.pop("train_notice", None)
     if run is not None:
-
         try:
             st.session_state["train_pending_form"] = forms.form_state(TrainConfig.from_dict(run.config))
         except (TypeError, ValueError, KeyError):

@@ -299,3 +299,14 @@ def _widget(at, key):
         except KeyError:
             continue
     return None
+
+
+def test_a_link_naming_a_preset_brings_its_recipe(fmnist_home):
+    from fmnist_core.models import preset_recipe
+
+    at = open_train(model="cnn_best", seed="5")
+    recipe = preset_recipe("cnn_best")
+    assert at.number_input(key="train_epochs").value == recipe["epochs"]
+    assert at.selectbox(key="train_batch").value == recipe["batch_size"]
+    assert at.selectbox(key="train_schedule").value == recipe["lr_schedule"]
+    assert at.number_input(key="train_seed").value == 5  # the link's own field wins
