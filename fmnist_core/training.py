@@ -31,6 +31,7 @@ LIMITS = {
     "batch_size": (1, 4096),
     "val_fraction": (0.05, 0.5),
     "learning_rate": (1e-6, 10.0),
+    "early_stopping": (1, 50),  # patience, epochs
 }
 # Keras fixes its backend per process: a run names the one it trains on, and a worker per backend claims it.
 BACKENDS = ("tensorflow", "jax")
@@ -56,6 +57,9 @@ class TrainConfig:
     augment: str | None = None
     backend: str = "tensorflow"  # or "jax": the Keras backend (see BACKENDS); same code, other speed
     lr_schedule: str | None = None  # None (constant), "cosine" or "onecycle" (see LR_SCHEDULES)
+    # None, or patience in epochs: stop once validation accuracy has not improved for that many epochs,
+    # and keep the weights of the best epoch (keras.callbacks.EarlyStopping, restore_best_weights)
+    early_stopping: int | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.model, dict):
@@ -72,6 +76,8 @@ class TrainConfig:
             del d["backend"]  # likewise: the default backend leaves existing keys unchanged
         if d.get("lr_schedule") is None:
             del d["lr_schedule"]
+        if d.get("early_stopping") is None:
+            del d["early_stopping"]
         return d
 
     def to_json(self) -> str:
@@ -128,6 +134,14 @@ def config_problems(c: TrainConfig) -> list[str]:
             f"learning-rate schedule must be none, {' or '.join(repr(k) for k in LR_SCHEDULES)} "
             f"(got {c.lr_schedule!r})"
         )
+    if c.early_stopping is not None:
+        lo, hi = LIMITS["early_stopping"]
+        es = c.early_stopping
+        if isinstance(es, bool) or not (isinstance(es, int) and lo <= es <= hi):
+            out.append(
+                f"early-stopping patience must be a whole number of epochs from {lo} to {hi}, or none "
+                f"(got {es!r})"
+            )
     return out
 
 
@@ -138,9 +152,11 @@ class TrainResult:
     test_loss: float
     test_accuracy: float
     test_probs: np.ndarray | None = None  # (10000, 10) float32 softmax outputs on the test set
-    stopped: bool = False  # stopped early on request
+    stopped: bool = False  # stopped early on request (early stopping is not a stop: the run is finished)
     seconds: float = 0.0  # wall-clock time of fit()
-    epochs_done: int = 0
+    epochs_done: int = 0  # epochs actually trained
+    # with config.early_stopping: the 1-based epoch whose weights `model` holds (the best on validation)
+    best_epoch: int | None = None
 
 
 class TrainingDiverged(RuntimeError):
@@ -441,6 +457,12 @@ def train(
         should_stop=should_stop,
         on_epoch_done=on_epoch_done,
     )
+    callbacks = [cb]
+    early = _early_stopping_callback(config)
+    if early is not None:
+        # After the streaming callback, so the epoch's point and checkpoint come first. It only sets
+        # `stop_training` (never cb.stopped): a run that stops early this way is finished, not stopped.
+        callbacks.append(early)
     fit_inputs = _fit_inputs(config, prepared, initial_epoch=initial_epoch)
     t0 = time.perf_counter()
     try:
@@ -450,11 +472,11 @@ def train(
             initial_epoch=initial_epoch,
             validation_data=(prepared.x_val, prepared.y_val),
             validation_batch_size=max(config.batch_size, 1024),  # validation has no gradients: big batches
-            callbacks=[cb],
+            callbacks=callbacks,
             verbose=0,
         )
     except StopTraining:
-        pass  # the model keeps the weights of the last finished execution
+        early = None  # the model keeps the weights of the last finished execution (no restore on a stop)
     seconds = time.perf_counter() - t0
     history = cb.history
     if cb.diverged:
@@ -462,6 +484,8 @@ def train(
     epochs_done = max(initial_epoch, cb.epochs_done)  # Keras numbers epochs from 0, not from initial_epoch
     # a stop that lands after the last epoch's end point changes nothing: the run is complete
     stopped = cb.stopped and epochs_done < config.epochs
+    # EarlyStopping restored these weights in on_train_end (its epochs are Keras', numbered from 0)
+    best_epoch = early.best_epoch + 1 if early is not None and early.best_weights is not None else None
     test_loss = test_acc = math.nan
     probs = None
     if evaluate_test:
@@ -475,6 +499,19 @@ def train(
         stopped=stopped,
         seconds=seconds,
         epochs_done=epochs_done,
+        best_epoch=best_epoch,
+    )
+
+
+def _early_stopping_callback(config: TrainConfig):
+    """Keras' EarlyStopping on validation accuracy, restoring the best epoch's weights at the end of fit
+    (even when no early stop happened), or None when `config.early_stopping` is not set. A resumed run
+    starts a fresh patience count and best epoch from its checkpoint (the callback's state is not saved)."""
+    if config.early_stopping is None:
+        return None
+    keras = _import_keras()
+    return keras.callbacks.EarlyStopping(
+        monitor="val_accuracy", patience=config.early_stopping, mode="max", restore_best_weights=True
     )
 
 

@@ -750,3 +750,28 @@ def test_sweep_chart_has_a_curve_per_optimizer_on_a_log_axis():
     assert rings == {"sgd: best rate": [0.1], "adam: best rate": [0.001]}
     assert fig.layout.xaxis.type == "log"
     assert charts.sweep_curves(compare.sweep_table(runs.iloc[0:0])).layout.annotations  # empty: a note
+
+
+def test_early_stopping_is_a_regularization_variant_of_the_plain_network():
+    from fmnist_core.studies import spec as study_spec
+
+    spec = StudySpec(
+        base=TrainConfig(epochs=3), variants=("none", "early_stop"), seeds=(0, 1), kind="regularization"
+    )
+    assert list(compare.study_members(spec)) == [
+        ("none", 0),
+        ("early_stop", 0),
+        ("none", 1),
+        ("early_stop", 1),
+    ]
+    early, none = (compare.variant_config(spec, v, 1) for v in ("early_stop", "none"))
+    patience = study_spec.EARLY_STOP_PATIENCE
+    assert early.early_stopping == patience and none.early_stopping is None
+    assert early.model == none.model and early.seed == none.seed == 1 and early.key() != none.key()
+    assert early.with_(early_stopping=None) == none  # nothing else differs: the comparison isolates it
+    label = compare.variant_label("regularization", "early_stop")
+    assert label == f"Early stopping (patience {patience}, best weights), no dropout"
+    # offered on the Compare page (its list is REGULARIZATION_VARIANTS), not run by default
+    assert (
+        "early_stop" in compare.REGULARIZATION_VARIANTS and "early_stop" not in compare.DEFAULT_REGULARIZERS
+    )

@@ -241,3 +241,72 @@ def test_describe_counts_parameters_like_keras(spec):
 
     assert param_count(spec) == build_model(spec).count_params()
     assert describe(spec)[-1]["output shape"] == "(batch, 10)"
+
+
+# ------------------------------------------------------------------------------------ early stopping
+
+
+def test_early_stopping_is_validated_and_leaves_existing_keys_alone():
+    for bad in (0, 51, 2.5, True, "2"):
+        with pytest.raises(
+            ValueError, match="early-stopping patience must be a whole number of epochs from 1 to 50"
+        ):
+            TrainConfig(early_stopping=bad)
+    c = TrainConfig()
+    assert "early_stopping" not in c.to_dict()
+    # the default config's key, as it was before the field existed: existing runs keep being reused
+    assert (
+        c.key() == TrainConfig.from_dict({**c.to_dict(), "early_stopping": None}).key() == "1ef15135aa5e92c8"
+    )
+    es = c.with_(early_stopping=2)
+    assert es.key() != c.key() and es.with_(early_stopping=3).key() != es.key()
+    assert TrainConfig.from_dict(__import__("json").loads(es.to_json())) == es
+
+
+def _shuffled_labels(d: FashionMNIST, seed: int = 0) -> FashionMNIST:
+    """Training labels with no relation to the images: validation accuracy cannot really improve."""
+    y = np.random.default_rng(seed).permutation(d.y_train)
+    return FashionMNIST(d.x_train, y, d.x_test, d.y_test, d.source)
+
+
+def test_early_stopping_ends_finished_with_fewer_epochs_and_the_best_weights(tiny):
+    from fmnist_core.training import prepare_data
+
+    data = _shuffled_labels(tiny)
+    cfg = TrainConfig(epochs=4, batch_size=8, seed=1, early_stopping=1)
+    points: list[dict] = []
+    weights: dict[int, list[np.ndarray]] = {}  # each epoch's weights, as that epoch ended
+
+    def snapshot(model, epochs_done: int) -> None:
+        weights[epochs_done] = model.get_weights()
+
+    r = train(cfg, data, on_metrics=points.append, should_stop=lambda: False, on_epoch_done=snapshot)
+    val = r.history["val_accuracy"]
+    assert not r.stopped  # not a user stop: jobs.execute_run records the run as finished
+    assert 2 <= r.epochs_done < cfg.epochs and len(val) == r.epochs_done
+    assert [p["epoch"] for p in points if p["kind"] == "epoch"] == list(range(1, r.epochs_done + 1))
+    # stopped one epoch after the best one (patience 1), holding the best epoch's weights
+    assert r.best_epoch == int(np.argmax(val)) + 1 and r.epochs_done == r.best_epoch + 1
+    prepared = prepare_data(cfg, data)
+    _, acc = r.model.evaluate(prepared.x_val, prepared.y_val, batch_size=1024, verbose=0)
+    assert acc == pytest.approx(max(val), abs=1e-6)
+    final = r.model.get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(final, weights[r.best_epoch], strict=True))
+    assert not all(np.array_equal(a, b) for a, b in zip(final, weights[r.epochs_done], strict=True))
+    # without early stopping the same run trains every epoch
+    plain = train(cfg.with_(early_stopping=None), data, evaluate_test=False)
+    assert plain.epochs_done == cfg.epochs and plain.best_epoch is None
+
+
+def test_a_run_that_stops_early_is_recorded_finished_with_the_epochs_it_trained(tiny, tmp_path, monkeypatch):
+    from fmnist_core.jobs import execute_run
+    from fmnist_core.store import RunStore
+
+    monkeypatch.setenv("FMNIST_HOME", str(tmp_path))
+    store = RunStore(tmp_path)
+    cfg = TrainConfig(epochs=4, batch_size=8, seed=1, early_stopping=1)
+    rid = store.create_run(cfg, status="running")
+    assert execute_run(store, rid, cfg, _shuffled_labels(tiny)) == "finished"
+    run = store.get_run(rid)
+    assert run.status == "finished" and run.error is None and 2 <= run.epochs_done < cfg.epochs
+    assert run.model_path and run.test_accuracy is not None

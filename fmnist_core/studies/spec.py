@@ -29,6 +29,7 @@ DEFAULT_TARGET = 0.85  # validation accuracy for "epochs to target"
 MAX_RUNS = 120  # one study; beyond this the page refuses (hours of CPU)
 MAX_RATES = 9  # learning rates per optimizer in a sweep
 L2_STRENGTH = 1e-4
+EARLY_STOP_PATIENCE = 2  # epochs without a better validation accuracy before the "early_stop" variant stops
 # A sweep's default grid: 5 rates on a log scale around each optimizer's Keras default (x0.1 ... x10).
 SWEEP_FACTORS: tuple[float, ...] = (0.1, 0.3, 1.0, 3.0, 10.0)
 # The metric the ranking and the verdict use: last-epoch validation accuracy, as the lab did.
@@ -71,9 +72,14 @@ REGULARIZATION_VARIANTS: dict[str, Callable[[ModelSpec], ModelSpec]] = {
     **{name: _l2_of(s) for name, s in L2_SWEEP.items()},
     "batch_norm": _batch_norm,
     "flip": _no_dropout,  # the network of "none", trained on randomly mirrored images (TrainConfig.augment)
+    # the network of "none", stopped by Keras' EarlyStopping with the best epoch's weights kept
+    "early_stop": _no_dropout,
 }
 # Variants that change the training, not the network: TrainConfig fields on top of the model change.
-REGULARIZATION_CONFIG: dict[str, dict[str, Any]] = {"flip": {"augment": "flip"}}
+REGULARIZATION_CONFIG: dict[str, dict[str, Any]] = {
+    "flip": {"augment": "flip"},
+    "early_stop": {"early_stopping": EARLY_STOP_PATIENCE},
+}
 DEFAULT_REGULARIZERS: tuple[str, ...] = ("none", "dropout", "dropout_all", "l2", "batch_norm")
 REGULARIZATION_LABELS: dict[str, str] = {
     "none": "No dropout",
@@ -82,6 +88,7 @@ REGULARIZATION_LABELS: dict[str, str] = {
     **{name: f"L2 {s:g}, no dropout" for name, s in L2_SWEEP.items()},
     "batch_norm": "Batch norm, no dropout",
     "flip": "Flip augmentation, no dropout",
+    "early_stop": f"Early stopping (patience {EARLY_STOP_PATIENCE}, best weights), no dropout",
 }
 
 
