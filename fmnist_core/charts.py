@@ -1118,3 +1118,81 @@ def sketch_place_figure(
         )
     )
     return fig
+
+
+# ------------------------------------------------------------------------------------ runs overlaid
+
+# Overlaid runs' colours: the variant palette without its orange and yellow, which sit too close to the
+# current run's validation orange.
+OVERLAY_COLORS: tuple[str, ...] = tuple(c for c in VARIANT_COLORS if c not in ("#E68310", "#F2B701"))
+
+
+def _legend_text(name: str) -> str:
+    """A run's name as Plotly text: its labels are user text, and Plotly renders tags in trace names."""
+    return name.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def overlay_curves(
+    fig: go.Figure,
+    points_by_run: Mapping[str, pd.DataFrame],
+    metric: str,
+    *,
+    dash: str = "dash",
+    color_offset: int = 0,
+) -> go.Figure:
+    """Add one line per run (name -> its points) of `metric` at each epoch end, dashed by default, in
+    distinct colours, to `fig`. Points need `epoch` and `metric` columns; with a `kind` column only the
+    "epoch" rows count, and the last row of an epoch wins (a resumed run may repeat one). Runs with no
+    value of `metric` add nothing. Returns `fig`."""
+    is_acc = metric.endswith("accuracy")
+    y_fmt = ".2%" if is_acc else ".4f"
+    label = _METRIC_LABELS.get(metric, metric)
+    for i, (name, points) in enumerate(points_by_run.items()):
+        if points is None or not len(points) or metric not in points or "epoch" not in points:
+            continue
+        rows = points[points["kind"] == "epoch"] if "kind" in points else points
+        rows = rows.dropna(subset=[metric]).sort_values("epoch", kind="stable")
+        rows = rows.drop_duplicates(subset=["epoch"], keep="last")
+        if not len(rows):
+            continue
+        text = _legend_text(str(name))
+        fig.add_trace(
+            go.Scatter(
+                x=rows["epoch"].astype(float),
+                y=rows[metric].astype(float),
+                mode="lines+markers",
+                name=text,
+                line=dict(color=OVERLAY_COLORS[(i + color_offset) % len(OVERLAY_COLORS)], width=2, dash=dash),
+                marker=dict(size=6),
+                hovertemplate=f"{text}<br>epoch %{{x}}: {label} %{{y:{y_fmt}}}<extra></extra>",
+            )
+        )
+    return fig
+
+
+def overlay_figure(
+    current: tuple[str, pd.DataFrame],
+    others: Mapping[str, pd.DataFrame],
+    *,
+    metric: str = "val_accuracy",
+    title: str = "",
+    height: int = 360,
+) -> go.Figure:
+    """One run's `metric` per epoch as a solid line in the validation colour, and the other runs dashed
+    on top of it (see `overlay_curves`)."""
+    fig = go.Figure()
+    name, points = current
+    overlay_curves(fig, {name: points}, metric, dash="solid")
+    if fig.data:
+        fig.data[0].line.color = VAL_COLOR
+        fig.data[0].line.width = 3
+    overlay_curves(fig, others, metric)
+    if not fig.data:
+        _empty_annotation(fig, "No finished epochs yet")
+    fig.update_xaxes(title_text="epoch", dtick=1 if fig.data else None)
+    fig.update_yaxes(
+        title_text=_METRIC_LABELS.get(metric, metric),
+        tickformat=".3~p" if metric.endswith("accuracy") else None,
+    )
+    fig.update_layout(hovermode="x unified")
+    return _style(fig, title=title, height=height)

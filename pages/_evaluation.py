@@ -396,3 +396,113 @@ def render_import() -> int | None:
         st.session_state["train_import_nonce"] = nonce + 1  # clears the uploader
         st.toast(f"Imported as run #{run_id}")
         return run_id
+
+
+# ------------------------------------------------------------------------------------ other runs overlaid
+
+OVERLAY_KEY = "train_overlay"
+OVERLAY_LIMIT = 300  # newest runs offered for overlay
+
+
+def overlay_name(run: Run, *, width: int = 40) -> str:
+    """“#12 label (imported)”, plain text (a multiselect option, a legend name, a table cell), the label
+    cut to `width` characters (legends in a half-width chart take about 20)."""
+    label = " ".join(str(run.label or "").split())
+    if len(label) > width:
+        label = label[: width - 1] + "…"
+    return (
+        f"#{run.id}" + (f" {label}" if label else "") + (" (imported)" if getattr(run, "imported", 0) else "")
+    )
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _epoch_points(stamps: tuple[tuple[int, float | None], ...]) -> pd.DataFrame:
+    # keyed on (run id, finish time) pairs: an ended run's points no longer change
+    df = get_store().points_for([rid for rid, _ in stamps])
+    return df[df["kind"] == "epoch"].reset_index(drop=True)
+
+
+def overlay_table(runs: list[Run], points: pd.DataFrame) -> pd.DataFrame:
+    """Run, best and last validation accuracy, test accuracy and epochs of each run, in order; the
+    validation numbers from its epoch points when the run row has none."""
+    rows = []
+    for r in runs:
+        val = points[points["run_id"] == r.id].sort_values("epoch", kind="stable")["val_accuracy"].dropna()
+        rows.append(
+            {
+                "run": overlay_name(r, width=18),
+                "best val acc": r.best_val_accuracy
+                if r.best_val_accuracy is not None
+                else (float(val.max()) if len(val) else None),
+                "last val acc": r.last_val_accuracy
+                if r.last_val_accuracy is not None
+                else (float(val.iloc[-1]) if len(val) else None),
+                "test acc": r.test_accuracy,
+                "epochs": int(r.epochs_done or 0),
+            }
+        )
+    table = pd.DataFrame(rows, columns=["run", "best val acc", "last val acc", "test acc", "epochs"])
+    for c in ("best val acc", "last val acc", "test acc"):
+        table[c] = pd.to_numeric(table[c], errors="coerce")
+    return table
+
+
+def render_overlay(run: Run) -> None:
+    """“Overlay other runs”: other ended runs with epochs (imported ones too) drawn dashed on this run's
+    validation accuracy and loss, and their numbers in a table beside this run's."""
+    others = [
+        r
+        for r in get_store().runs(limit=OVERLAY_LIMIT)
+        if r.id != run.id and not r.active and (r.epochs_done or 0) > 0
+    ]
+    if not others:
+        return
+    by_id = {r.id: r for r in others}
+    chosen = st.session_state.get(OVERLAY_KEY)
+    if chosen and any(rid not in by_id for rid in chosen):  # a run deleted, or the one now shown
+        st.session_state[OVERLAY_KEY] = [rid for rid in chosen if rid in by_id]
+    picked = st.multiselect(
+        "Overlay other runs",
+        list(by_id),
+        format_func=lambda rid: overlay_name(by_id[rid]),
+        key=OVERLAY_KEY,
+        placeholder="Choose runs to compare with this one",
+        help="Their validation accuracy and loss per epoch, dashed, on charts of this run's; imported runs "
+        "included.",
+    )
+    if not picked:
+        return
+    runs = [run, *(by_id[rid] for rid in picked)]
+    points = _epoch_points(tuple((r.id, r.finished) for r in runs))
+    per_run = {
+        overlay_name(r, width=18): points[points["run_id"] == r.id] for r in runs
+    }  # "#id" keeps them apart
+    current = (overlay_name(run, width=18), per_run.pop(overlay_name(run, width=18)))
+    st.markdown("**Compared with other runs**")
+    c1, c2 = st.columns(2)
+    for col, metric, title in (
+        (c1, "val_accuracy", "Validation accuracy"),
+        (c2, "val_loss", "Validation loss"),
+    ):
+        col.plotly_chart(
+            charts.overlay_figure(current, per_run, metric=metric, title=title),
+            width="stretch",
+            key=f"train_overlay_{metric}_{run.id}",
+        )
+    missing = [name for name, p in per_run.items() if p["val_accuracy"].dropna().empty]
+    if missing:
+        st.caption(md_escape(f"No validation points to draw for {', '.join(missing)}."))
+    st.dataframe(
+        overlay_table(runs, points),
+        hide_index=True,
+        width="stretch",
+        key=f"train_overlay_table_{run.id}",
+        column_config={
+            "run": st.column_config.TextColumn(width=170, pinned=True),
+            "best val acc": st.column_config.NumberColumn("best val", format="percent", width="small"),
+            "last val acc": st.column_config.NumberColumn("last val", format="percent", width="small"),
+            "test acc": st.column_config.NumberColumn("test", format="percent", width="small"),
+            "epochs": st.column_config.NumberColumn(width=60),
+        },
+    )
+    st.caption("This run is the solid line and the first row; the runs overlaid are dashed.")

@@ -33,7 +33,7 @@ from fmnist_core.progress import format_seconds, n_train_images, run_progress
 from fmnist_core.store import ACTIVE, QueueFull, Run
 from fmnist_core.text import md_escape
 from fmnist_core.training import BACKENDS, TrainConfig
-from pages._evaluation import render_downloads, render_evaluation, render_import
+from pages._evaluation import render_downloads, render_evaluation, render_import, render_overlay
 from pages._live import (
     big_numbers,
     chart_controls_ui,
@@ -524,6 +524,7 @@ def render_results(run: Run) -> None:
     if len(points):
         replay_controls(run)
     render_curves(run, points)
+    render_overlay(run)
     render_downloads(run, points)
 
 

@@ -322,3 +322,39 @@ def test_leaderboard_bars_sorted_with_errors_best_highlighted():
 def test_variant_colors_stable_across_orders():
     assert charts.variant_colors(["sgd", "adam"]) == charts.variant_colors(["adam", "sgd", "adam"])
     assert len(set(charts.variant_colors([f"v{i}" for i in range(5)]).values())) == 5
+
+
+def _epochs(vals: list[float], *, batch: bool = True) -> pd.DataFrame:
+    rows = [
+        {"kind": "epoch", "epoch": e, "val_accuracy": v, "val_loss": 1 - v} for e, v in enumerate(vals, 1)
+    ]
+    if batch:  # batch rows never count
+        rows.append({"kind": "batch", "epoch": 1, "val_accuracy": NAN, "val_loss": NAN})
+    return pd.DataFrame(rows)
+
+
+def test_overlay_curves_adds_one_dashed_line_per_run_in_distinct_colours():
+    fig = go.Figure()
+    out = charts.overlay_curves(
+        fig,
+        {"#3 mlp": _epochs([0.7, 0.8]), "#5 <b>cnn</b> (imported)": _epochs([0.6, 0.9, 0.95]), "#6": None},
+        "val_accuracy",
+    )
+    assert out is fig and len(fig.data) == 2  # the run with no points adds nothing
+    assert [t.name for t in fig.data] == ["#3 mlp", "#5 &lt;b&gt;cnn&lt;/b&gt; (imported)"]  # tags stay text
+    assert all(t.line.dash == "dash" for t in fig.data)
+    assert fig.data[0].line.color != fig.data[1].line.color
+    assert list(fig.data[1].x) == [1, 2, 3] and list(fig.data[1].y) == [0.6, 0.9, 0.95]
+    _roundtrip(fig)
+
+
+def test_overlay_figure_draws_the_current_run_solid_under_the_others():
+    fig = charts.overlay_figure(
+        ("#1 this", _epochs([0.5, 0.6])), {"#2 other": _epochs([0.4, 0.7])}, metric="val_loss"
+    )
+    assert [t.name for t in fig.data] == ["#1 this", "#2 other"]
+    assert fig.data[0].line.dash == "solid" and fig.data[1].line.dash == "dash"
+    assert list(fig.data[0].y) == pytest.approx([0.5, 0.4])
+    _roundtrip(fig)
+    empty = charts.overlay_figure(("#1", pd.DataFrame()), {}, metric="val_accuracy")
+    assert not empty.data and empty.layout.annotations

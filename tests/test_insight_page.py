@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 
@@ -86,3 +88,33 @@ def test_heatmap_clicks_are_read_from_names_or_indices():
     assert cell_from_selection({"points": [{"x": "T-shirt/top", "y": "Shirt", "z": 0.1}]}) == (6, 0)
     assert cell_from_selection({"points": [{"point_index": 24}]}) == (2, 4)
     assert cell_from_selection({"points": []}) is None and cell_from_selection(None) is None
+
+
+def test_a_local_and_an_imported_run_are_overlaid_and_tabled(fmnist_home):
+    store = RunStore(fmnist_home)
+    local = fake_run(store, confusion=False)
+    other = fake_run(store, confusion=False)
+    store.set_fields(other, label="<b>theirs</b>")
+    run = store.get_run(other)
+    imported = bundle.import_bundle(
+        store, bundle.export_bundle(run, store.points(other), per_class=None, model_path=None)
+    )
+    at = open_train(run=str(local))
+    box = at.multiselect(key="train_overlay")
+    theirs = f"#{imported} imported #{other} · <b>theirs</b> (imported)"  # the label stays plain text
+    assert box.options == [theirs, f"#{other} <b>theirs</b>"]
+    # nothing chosen: no charts
+    assert not any(m.value == "**Compared with other runs**" for m in at.markdown)
+    at = box.select(imported).select(other).run()
+    assert not at.exception, at.exception
+    assert any(m.value == "**Compared with other runs**" for m in at.markdown)
+    table = next(d.value for d in at.dataframe if "best val acc" in d.value.columns)
+    short = f"#{imported} imported #{other} · <b>… (imported)"  # labels cut to fit a half-width table
+    assert table["run"].tolist() == [f"#{local} page test", short, f"#{other} <b>theirs</b>"]
+    assert table["epochs"].tolist() == [2, 2, 2]
+    figs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    overlays = [f for f in figs if any(t.get("line", {}).get("dash") == "dash" for t in f["data"])]
+    assert len(overlays) == 2  # validation accuracy and validation loss
+    for f in overlays:  # this run solid, the two others dashed, names as text
+        assert [t["line"]["dash"] for t in f["data"]] == ["solid", "dash", "dash"]
+        assert f["data"][1]["name"] == short.replace("<", "&lt;").replace(">", "&gt;")
