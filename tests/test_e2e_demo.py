@@ -53,9 +53,10 @@ def test_recorded_run_replays_at_16x_in_presenter_mode(fresh_server, page):
 def test_a_shared_set_up_link_fills_the_form_on_a_fresh_server(fresh_server, page):
     page.goto(f"{fresh_server.url}/train?model=cnn_fast&optimizer=rmsprop&epochs=3&seed=9&subset=5000")
     wait_for_app(page)
-    assert page.get_by_role("spinbutton", name="Epochs").input_value() == "3"
-    assert page.get_by_role("spinbutton", name="Seed").input_value() == "9"
-    assert page.get_by_role("spinbutton", name="Training images").input_value() == "5000"
+    # expect() waits for the form's final state (the first frames can hold a widget still being drawn)
+    expect(page.get_by_role("spinbutton", name="Epochs")).to_have_value("3")
+    expect(page.get_by_role("spinbutton", name="Seed")).to_have_value("9")
+    expect(page.get_by_role("spinbutton", name="Training images")).to_have_value("5000")
     values = [b.input_value() for b in page.locator("[data-testid=stSelectbox] input").all()]
     assert any("CNN" in v for v in values) and "RMSprop" in values, values
     # The link round-trips: the URL still names the same set-up by short names.
