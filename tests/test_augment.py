@@ -6,11 +6,10 @@ import json
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from fmnist_core import augment
 from fmnist_core.training import TrainConfig
-
-tf = pytest.importorskip("tensorflow")
 
 
 def square_batch(n: int = 8) -> np.ndarray:

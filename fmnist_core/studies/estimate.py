@@ -21,7 +21,7 @@ from fmnist_core.studies.spec import StudySpec, study_members, variant_config
 from fmnist_core.training import TrainConfig
 
 # Seconds-per-image prior when the store has no similar finished run: lab MLP, batch 64, 48,000 images
-# ~1.3 s/epoch incl. validation (DESIGN.md: ~1 s/epoch fit with steps_per_execution; bench_compare
+# ~1.3 s/epoch incl. validation (about 1 s/epoch of fit with steps_per_execution, `python -m bench training`; bench_compare
 # measured 2.8-5 s/epoch with the 2 cores shared three ways). Estimates switch to measured runs asap.
 PRIOR_SEC_PER_IMAGE = {"mlp": 2.8e-5, "cnn": 6e-4}
 RUN_OVERHEAD_S = 5.0  # build + compile + test-set evaluation + save, per run (measured 4-7 s on tiny subsets)
