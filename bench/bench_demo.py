@@ -14,16 +14,6 @@ from pathlib import Path
 
 from fmnist_core.store import RunStore
 
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # Every 20 ms after the click: how many points the loss chart holds (x values of every trace).
 WATCH = """() => { window.__seen = []; const t0 = Date.now(); const id = setInterval(() => {
   const gd = document.querySelector('.js-plotly-plot'); let n = 0;
@@ -69,12 +59,12 @@ def first_points(page, url: str, store: RunStore, seed: int) -> tuple[float, flo
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
-    from tests.conftest import StreamlitServer
+    from tests.conftest import CHROMIUM, CHROMIUM_ARGS, StreamlitServer
 
     with tempfile.TemporaryDirectory() as home, sync_playwright() as p:
         server = StreamlitServer(home=Path(home), env={"FMNIST_AUTO_SKETCH_MODEL": "0"}).start()
         store = RunStore(home)
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             ctx = browser.new_context(viewport={"width": 1280, "height": 720})
             page = ctx.new_page()

@@ -21,16 +21,6 @@ from fmnist_core.models import PRESETS
 from fmnist_core.store import RunStore
 from fmnist_core.training import TrainConfig
 
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # Every 50 ms: the largest x (epochs done) drawn in the loss chart, with the browser's wall clock.
 RECORD = """() => { window.__samples = []; setInterval(() => {
   const gd = document.querySelector('.js-plotly-plot'); let m = -1;
@@ -90,13 +80,13 @@ def render_time(browser, url: str) -> tuple[float, float]:
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
-    from tests.conftest import StreamlitServer
+    from tests.conftest import CHROMIUM, CHROMIUM_ARGS, StreamlitServer
 
     epochs = int(os.environ.get("BENCH_LIVE_EPOCHS", "2"))
     with tempfile.TemporaryDirectory() as home, sync_playwright() as p:
         server = StreamlitServer(home=Path(home)).start()
         store = RunStore(home)
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             render_time(browser, server.url)  # first visit: imports, caches
             idle = [render_time(browser, server.url)[0] for _ in range(3)]

@@ -23,18 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS  # the same browser and flags as the tests
+
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 CANVAS = "[data-testid=stBidiComponentIsolated] canvas.upper-canvas"
 TARGET_MS = 300.0
 INPUT_Z = """() => { const gd = [...document.querySelectorAll('.js-plotly-plot')]

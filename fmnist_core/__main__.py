@@ -91,29 +91,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         flush=True,
     )
 
-    def show(p: dict) -> None:
-        if p["kind"] == "epoch":
-            print(
-                f"epoch {p['epoch']:>3}/{config.epochs}  loss {p['loss']:.4f}  acc {p['accuracy']:.4f}  "
-                f"val_loss {p['val_loss']:.4f}  val_acc {p['val_accuracy']:.4f}",
-                flush=True,
-            )
-
     try:
-        status = execute_run(store, run_id, config, data, on_point=show)
+        status = execute_run(store, run_id, config, data, on_point=_show_epoch(config))
     except KeyboardInterrupt:
         store.finish_run(run_id, status="interrupted", error="interrupted from the keyboard")
         print("interrupted", file=sys.stderr)
         return 130
-    run = store.get_run(run_id)
-    if status in ("finished", "stopped"):
-        print(
-            f"{status}: test accuracy {run.test_accuracy:.4f}  test loss {run.test_loss:.4f}  "
-            f"({run.seconds:.1f} s training)  model {run.model_path}"
-        )
-        return 0
-    print(f"{status}: {run.error}", file=sys.stderr)
-    return 1
+    return _report(store, run_id, status)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:

@@ -661,6 +661,22 @@ def _variant_stats(df: pd.DataFrame) -> pd.DataFrame:
     return stats
 
 
+def _band(x: np.ndarray, upper: np.ndarray, lower: np.ndarray, *, color: str, name: str, group: str) -> go.Scatter:
+    """A translucent band between `lower` and `upper` over `x`, grouped with its line in the legend."""
+    return go.Scatter(
+        x=np.concatenate([x, x[::-1]]),
+        y=np.concatenate([upper, lower[::-1]]),
+        fill="toself",
+        fillcolor=_rgba(color, 0.18),
+        line=dict(width=0),
+        mode="lines",
+        name=name,
+        legendgroup=group,
+        showlegend=False,
+        hoverinfo="skip",
+    )
+
+
 def _add_mean_band(
     fig: go.Figure, stats: pd.DataFrame, *, variant: str, color: str, n_runs: int, y_fmt: str
 ) -> None:
@@ -668,20 +684,7 @@ def _add_mean_band(
     upper = (stats["mean"] + stats["std"]).to_numpy()
     lower = (stats["mean"] - stats["std"]).to_numpy()
     if (stats["n"] >= 2).any():
-        fig.add_trace(
-            go.Scatter(
-                x=np.concatenate([x, x[::-1]]),
-                y=np.concatenate([upper, lower[::-1]]),
-                fill="toself",
-                fillcolor=_rgba(color, 0.18),
-                line=dict(width=0),
-                mode="lines",
-                name=f"{variant} ±1 std",
-                legendgroup=variant,
-                showlegend=False,
-                hoverinfo="skip",
-            )
-        )
+        fig.add_trace(_band(x, upper, lower, color=color, name=f"{variant} ±1 std", group=variant))
     fig.add_trace(
         go.Scatter(
             x=x,
@@ -1042,20 +1045,7 @@ def sweep_curves(
         x, m = g["learning_rate"].to_numpy(float), g[mean_col].to_numpy(float)
         s = np.nan_to_num(g[std_col].to_numpy(float))
         if (g["n"] >= 2).any():
-            fig.add_trace(
-                go.Scatter(
-                    x=np.concatenate([x, x[::-1]]),
-                    y=np.concatenate([m + s, (m - s)[::-1]]),
-                    fill="toself",
-                    fillcolor=_rgba(colors[opt], 0.18),
-                    line=dict(width=0),
-                    mode="lines",
-                    name=f"{opt} ±1 sd",
-                    legendgroup=opt,
-                    showlegend=False,
-                    hoverinfo="skip",
-                )
-            )
+            fig.add_trace(_band(x, m + s, m - s, color=colors[opt], name=f"{opt} ±1 sd", group=opt))
         fig.add_trace(
             go.Scatter(
                 x=x,

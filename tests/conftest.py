@@ -163,13 +163,27 @@ def browser():
         b.close()
 
 
-@pytest.fixture
-def page(browser, tmp_path):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+def _watched_page(browser, width: int, height: int):
+    """A page in a fresh browser context that records JavaScript errors in `page_errors`."""
+    context = browser.new_context(viewport={"width": width, "height": height})
     pg = context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
     pg.page_errors = errors  # type: ignore[attr-defined]
+    return context, pg
+
+
+@pytest.fixture
+def page(browser, tmp_path):
+    context, pg = _watched_page(browser, 1400, 1000)
+    yield pg
+    context.close()
+
+
+@pytest.fixture
+def small_page(browser):
+    """A 1280x720 page: the smallest screen the app is laid out for (a projector, a laptop)."""
+    context, pg = _watched_page(browser, 1280, 720)
     yield pg
     context.close()
 

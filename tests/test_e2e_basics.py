@@ -76,17 +76,6 @@ def fake_finished_run(store: RunStore, *, epochs: int = 2, label: str = "") -> i
     return rid
 
 
-@pytest.fixture
-def small_page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 720})
-    pg = context.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    pg.page_errors = errors  # type: ignore[attr-defined]
-    yield pg
-    context.close()
-
-
 @pytest.mark.parametrize("route", ["", "train", "compare", "sketch"])
 def test_nothing_is_clipped_at_1280x720(streamlit_server, small_page, route):
     store = RunStore(streamlit_server.home)

@@ -17,19 +17,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from bench.sketch_set import CANVAS, SKETCHES
-
-CLASS_NAMES = [
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-]
+from fmnist_core.data import CLASS_NAMES
 
 # Templates: (aspect w/h of the drawing's box, main closed outline, extra open strokes).
 P = list[tuple[float, float]]
