@@ -167,3 +167,36 @@ def test_identical_to_keras_loader(real, tmp_path: Path):
     ):
         assert ours.dtype == theirs.dtype
         np.testing.assert_array_equal(ours, theirs)
+
+
+def test_large_gz_files_are_decompressed_once_into_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv(fd.CACHE_ENV, str(cache))
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, size=(2000, 28, 28), dtype=np.uint8)  # noise: the .gz stays over 1 MB
+    p = write_idx(tmp_path / "imgs.gz", x)
+    np.testing.assert_array_equal(fd.read_idx(p), x)
+    (entry,) = cache.glob("*.idx")
+    assert entry.stat().st_size == 16 + x.size  # the decompressed IDX file, header included
+    # A second read comes from the cache: prove it by making gunzip fail.
+    monkeypatch.setattr(fd.gzip, "decompress", lambda raw: (_ for _ in ()).throw(AssertionError("gunzipped")))
+    np.testing.assert_array_equal(fd.read_idx(p), x)
+    monkeypatch.undo()
+    monkeypatch.setenv(fd.CACHE_ENV, str(cache))
+    # A changed file gets a new entry, never the stale one.
+    x2 = x[::-1].copy()
+    write_idx(p, x2)
+    np.testing.assert_array_equal(fd.read_idx(p), x2)
+    assert len(list(cache.glob("*.idx"))) == 2
+    # A truncated entry is ignored (and rewritten).
+    for e in cache.glob("*.idx"):
+        e.write_bytes(e.read_bytes()[:1000])
+    np.testing.assert_array_equal(fd.read_idx(p), x2)
+    # Turned off, or unwritable: no cache, same arrays.
+    monkeypatch.setenv(fd.CACHE_ENV, "off")
+    assert fd.idx_cache_dir() is None
+    np.testing.assert_array_equal(fd.read_idx(p), x2)
+    blocked = tmp_path / "file-not-dir"
+    blocked.write_text("")
+    monkeypatch.setenv(fd.CACHE_ENV, str(blocked / "idx"))
+    np.testing.assert_array_equal(fd.read_idx(p), x2)

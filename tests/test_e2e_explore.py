@@ -56,9 +56,8 @@ def test_explorer_in_the_browser(streamlit_server, page):
     captions = page.get_by_test_id("stImageCaption")
     expect(captions.first).to_have_text("9 · Ankle boot")
     charts = page.locator('[data-testid="stPlotlyChart"]')
-    expect(charts.nth(5)).to_be_attached(
-        timeout=TIMEOUT
-    )  # distribution, inspector, means, PCA + image, histograms
+    # Distribution and inspector; the other tabs are lazy (built when opened).
+    expect(charts.nth(1)).to_be_attached(timeout=TIMEOUT)
     for chart in charts.filter(visible=True).all():
         _drawn(chart)
     assert charts.filter(visible=True).count() >= 2

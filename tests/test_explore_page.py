@@ -55,6 +55,13 @@ def _array(value) -> np.ndarray:
     return np.asarray(value)
 
 
+def _open_tab(app: AppTest, label: str) -> None:
+    """Tabs are lazy (only the open one runs): open one the way a click does."""
+    app.session_state["explore_tab"] = label
+    app.run()
+    assert not app.exception, app.exception
+
+
 def test_explorer_shows_summary_grid_and_charts(at):
     assert at.title[0].value == "Dataset explorer"
     metrics = {m.label: m.value for m in at.metric}
@@ -66,9 +73,19 @@ def test_explorer_shows_summary_grid_and_charts(at):
     captions = _grid_captions(at)
     assert len(captions) == 32
     assert captions[:2] == ["9 · Ankle boot", "0 · T-shirt/top"]  # the first training images
-    # distribution, inspector, class means, PCA scatter + its image, histograms
-    assert len(at.get("plotly_chart")) >= 6
     assert [t.label for t in at.tabs] == ["Images", "Class mean & std", "PCA projection", "Pixel intensities"]
+    # Lazy tabs: a first visit runs the Images tab only (distribution and inspector charts).
+    first = len(at.get("plotly_chart"))
+    assert first >= 2 and not any("PC1 (" in e.proto.spec for e in at.get("plotly_chart"))
+    _open_tab(at, "Class mean & std")
+    assert any("explore_meanstd_chart" in e.proto.id for e in at.get("plotly_chart"))
+    assert not at.get("image")  # the grid is not built while its tab is closed
+    _open_tab(at, "PCA projection")
+    _chart_spec(at, "PC1 (")
+    _open_tab(at, "Pixel intensities")
+    _chart_spec(at, "share of the class")
+    _open_tab(at, "Images")
+    assert len(_grid_captions(at)) == 32
     assert not at.error and not at.exception
 
 
@@ -124,12 +141,14 @@ def test_inspector_heatmap_shows_the_chosen_image(at):
 
 
 def test_pca_and_histogram_controls(at):
+    _open_tab(at, "PCA projection")
     assert "PCA of 2,000 random train images (seed 0)" in _caption_with(at, "PCA of")
     at.select_slider(key="explore_pca_n").set_value(500).run()
     assert "PCA of 500 random train images" in _caption_with(at, "PCA of")
     scatter = _chart_spec(at, "PC1 (")
     assert sum(len(_array(t["x"])) for t in scatter["data"] if t["type"] == "scatter") == 500
 
+    _open_tab(at, "Pixel intensities")
     hist = _chart_spec(at, "share of the class")
     assert len([t for t in hist["data"] if t["type"] == "scatter"]) == 10
     at.multiselect(key="explore_hist_classes").select(1).run()
