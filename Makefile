@@ -11,14 +11,15 @@ setup:
 run: setup
 	$(PY) -m streamlit run app.py --server.port $(PORT)
 
-# The whole suite: unit, AppTest, real data, real browser.
+# The whole suite: unit, AppTest, real data, real browser, the Ray executor.
 test:
-	bash scripts/setup.sh --browser
+	bash scripts/setup.sh --browser --ray
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
 # Everything but the browser tests, for quick iteration.
-test-fast: setup
+test-fast:
+	bash scripts/setup.sh --ray
 	$(PY) -m pytest -m "not e2e"
 
 lint: setup

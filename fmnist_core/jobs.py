@@ -371,16 +371,24 @@ def resume_run(run_id: int, *, store: RunStore | None = None) -> tuple[bool, str
 
 
 class JobRunner:
-    """Starts and watches worker processes for one run store. Never blocks the caller."""
+    """Starts and watches worker processes for one run store (or, with `executor="ray"`, hands the
+    store's queued runs to a Ray cluster: fmnist_core.executors). Never blocks the caller."""
 
     def __init__(
-        self, home: str | os.PathLike | None = None, *, workers: int | None = None, start: bool = False
+        self,
+        home: str | os.PathLike | None = None,
+        *,
+        workers: int | None = None,
+        start: bool = False,
+        executor: str | None = None,
     ):
         self.home = Path(home) if home is not None else studio_home()
         self._store = RunStore(self.home)  # shared by every thread: each call borrows a pooled connection
         self.n_workers = workers or default_workers()
         self._procs: list[subprocess.Popen] = []
         self._lock = threading.Lock()
+        self.executor = executor or settings.executor()  # "local" or "ray" ($FMNIST_EXECUTOR)
+        self.ray = None  # the RayExecutor, created on first use (Ray is imported only then)
         self.store.reconcile()
         self.store.forget_missing_models()
         if settings.auto_resume():
@@ -396,7 +404,10 @@ class JobRunner:
     def ensure_workers(self) -> int:
         """Start workers up to the configured count for the default backend and for every backend a
         queued run waits for (a worker per backend: Keras fixes it per process); returns how many are
-        alive."""
+        alive. With the Ray executor: make sure its dispatcher runs; returns the runs the cluster
+        trains at once (0 while it connects)."""
+        if self.executor == "ray":
+            return self._ray_executor().ensure()
         try:
             wanted = {DEFAULT_BACKEND} | self.store.queued_backends()
         except Exception:  # a busy store must not keep the default worker from starting
@@ -407,6 +418,14 @@ class JobRunner:
             for backend in sorted(wanted):
                 self._start_workers(backend)
             return len(self._procs)
+
+    def _ray_executor(self):
+        with self._lock:
+            if self.ray is None:
+                from fmnist_core.executors.ray_executor import RayExecutor
+
+                self.ray = RayExecutor(self.store)
+            return self.ray
 
     def _start_workers(self, backend: str) -> None:
         """Start workers for `backend` up to the configured count (holding the lock)."""
@@ -485,6 +504,8 @@ class JobRunner:
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop the workers (SIGTERM: a running run ends as interrupted, with its points kept)."""
+        if self.ray is not None:
+            self.ray.shutdown(timeout)
         for p in self._procs:
             if p.poll() is None:
                 p.terminate()

@@ -59,3 +59,39 @@ def study_budget_seconds() -> float:
     """$FMNIST_STUDY_BUDGET: the longest a comparison study or sweep may be estimated to take, in
     seconds (default 4 h; 0 means no limit). A study beyond it is refused with ways to shrink it."""
     return _env_number("FMNIST_STUDY_BUDGET", 4 * 3600, lo=0, hi=30 * 24 * 3600)
+
+
+EXECUTORS = ("local", "ray")
+
+
+def executor() -> str:
+    """$FMNIST_EXECUTOR: where runs train. "local" (the default): worker processes on this machine;
+    "ray": tasks on a Ray cluster (docs/scaling.md). Anything else falls back to "local" with a warning
+    in the server log."""
+    value = os.environ.get("FMNIST_EXECUTOR", "local").strip().lower() or "local"
+    if value not in EXECUTORS:
+        import logging
+
+        logging.getLogger(__name__).warning(
+            "FMNIST_EXECUTOR=%r is not one of %s: using 'local'", value, ", ".join(EXECUTORS)
+        )
+        return "local"
+    return value
+
+
+def ray_address() -> str:
+    """$FMNIST_RAY_ADDRESS: the Ray cluster to use with FMNIST_EXECUTOR=ray. "auto" (a cluster started
+    on this machine with `ray start`), "ray://host:10001" (Ray Client), or empty (the default): the app
+    starts a private local Ray on 127.0.0.1."""
+    return os.environ.get("FMNIST_RAY_ADDRESS", "").strip()
+
+
+def ray_cpus_per_run() -> float:
+    """$FMNIST_RAY_CPUS_PER_RUN: CPUs each run asks Ray for, and TensorFlow threads it trains with
+    (default 2: the lab MLP gains little from more threads; more runs side by side gain more)."""
+    return _env_number("FMNIST_RAY_CPUS_PER_RUN", 2, lo=0.25, hi=256)
+
+
+def ray_local_cpus() -> int:
+    """$FMNIST_RAY_LOCAL_CPUS: CPUs of the private local Ray the app starts (default 0: every core)."""
+    return int(_env_number("FMNIST_RAY_LOCAL_CPUS", 0, lo=0, hi=4096))

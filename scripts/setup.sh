@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# Idempotent set-up: venv + pip packages, the dataset, and (with --browser) Chromium.
+# Idempotent set-up: venv + pip packages, the dataset, (with --browser) Chromium and (with --ray) Ray.
 # Works as root (CI, fresh Debian) and as a user (uses sudo -n if available, else explains).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 WANT_BROWSER=0
-for a in "$@"; do [[ "$a" == "--browser" ]] && WANT_BROWSER=1; done
+WANT_RAY=0
+for a in "$@"; do
+  case "$a" in
+    --browser) WANT_BROWSER=1 ;;
+    --ray) WANT_RAY=1 ;;
+  esac
+done
 
 VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3)}
@@ -33,6 +39,13 @@ if [[ ! -f "$STAMP" || requirements.txt -nt "$STAMP" || requirements-dev.txt -nt
   "$VENV/bin/python" -m pip install -q --upgrade pip </dev/null
   "$VENV/bin/python" -m pip install -q -r requirements-dev.txt </dev/null
   touch "$STAMP"
+fi
+# The optional Ray executor (requirements-ray.txt): `make test` tests it too. Re-installs only on change.
+RAY_STAMP="$VENV/.installed-ray"
+if [[ $WANT_RAY -eq 1 ]] && [[ ! -f "$RAY_STAMP" || requirements-ray.txt -nt "$RAY_STAMP" ]]; then
+  echo ">> installing the Ray executor's packages (requirements-ray.txt)"
+  "$VENV/bin/python" -m pip install -q -r requirements-ray.txt </dev/null
+  touch "$RAY_STAMP"
 fi
 
 # 2. Dataset: $FMNIST_DATA_DIR, the Debian package, or Keras' cache; else try the package,

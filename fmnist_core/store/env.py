@@ -57,8 +57,11 @@ def data_fingerprint(directory: str | os.PathLike) -> str:
     return digest
 
 
-def env_key(data_dir: str | os.PathLike | None = None) -> str | None:
-    """Key of the data the loader would use now plus the library versions; None if there is no data."""
+def env_key(
+    data_dir: str | os.PathLike | None = None, *, versions: dict[str, str] | None = None
+) -> str | None:
+    """Key of the data the loader would use now plus the library versions (this process's, or
+    `versions` reported by a remote worker that trained on this data); None if there is no data."""
     from fmnist_core.data import DatasetError, find_data_dir
 
     try:
@@ -67,5 +70,5 @@ def env_key(data_dir: str | os.PathLike | None = None) -> str | None:
         return None
     if directory is None:
         return None
-    parts = {"data": data_fingerprint(directory), **library_versions()}
+    parts = {"data": data_fingerprint(directory), **(versions or library_versions())}
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]

@@ -1,0 +1,187 @@
+"""The Ray executor (FMNIST_EXECUTOR=ray) on a local Ray head on loopback, started once for the module.
+
+Runs train in Ray worker processes; every point, heartbeat, result and file comes back to the store
+through the hub and is written by the dispatcher thread in this process, as it would be in the app.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from fmnist_core.data import load_fashion_mnist
+from fmnist_core.jobs import JobRunner, execute_run, resume_run
+from fmnist_core.store import RunStore
+from fmnist_core.studies.schedule import schedule_study
+from fmnist_core.studies.spec import StudySpec
+from fmnist_core.training import TrainConfig
+from tests.conftest import ROOT, make_tiny_dataset
+
+BASE = TrainConfig(epochs=1, batch_size=32)  # on the 600-image tiny set: 480 train, 120 validation images
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_tiny_dataset(tmp_path_factory.mktemp("ray_tiny"), n_train=600, n_test=100)
+
+
+@pytest.fixture(scope="module")
+def ray_head():
+    """One local Ray for every test here (Ray takes seconds to start): 2 CPUs, loopback only."""
+    import ray
+
+    ray.init(
+        address="local",
+        num_cpus=2,
+        include_dashboard=False,
+        _node_ip_address="127.0.0.1",
+        namespace="fmnist-studio-tests",
+        runtime_env={"env_vars": {"PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}},
+        log_to_driver=False,
+    )
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture
+def ray_runner(ray_head, tiny_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("FMNIST_DATA_DIR", str(tiny_dir))
+    monkeypatch.setenv("FMNIST_EXECUTOR", "ray")
+    monkeypatch.setenv("FMNIST_RAY_CPUS_PER_RUN", "1")  # two runs side by side on the 2-CPU head
+    runner = JobRunner(tmp_path / "ray_home", workers=1)
+    assert runner.executor == "ray"
+    yield runner
+    runner.shutdown()
+
+
+def wait_for(pred, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := pred():
+            return value
+        time.sleep(0.05)  # polling the store the dispatcher thread writes; nothing to block on
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def positions(store: RunStore, run_id: int) -> list[tuple[int, int, str]]:
+    pts = store.points(run_id)
+    return list(zip(pts["epoch"].astype(int), pts["step"].astype(int), pts["kind"], strict=True))
+
+
+def test_nothing_listens_beyond_loopback(ray_head):
+    """Every TCP port the local Ray head's processes listen on is bound to 127.0.0.1."""
+    inodes = set()
+    for pid in _descendants(os.getpid()):
+        for fd in Path(f"/proc/{pid}/fd").glob("*"):
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    listening = []
+    for table, family in (("/proc/net/tcp", socket.AF_INET), ("/proc/net/tcp6", socket.AF_INET6)):
+        for line in Path(table).read_text().splitlines()[1:]:
+            parts = line.split()
+            if parts[3] == "0A" and parts[9] in inodes:  # 0A: LISTEN
+                listening.append((family, parts[1].split(":")[0]))
+    assert listening, "the Ray head should listen somewhere"
+    loopback = {"0100007F", "00000000000000000000000001000000"}
+    assert all(addr in loopback for _, addr in listening), listening
+
+
+def _descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = set(), [pid]
+    while todo:
+        p = todo.pop()
+        out.add(p)
+        todo += children.get(p, [])
+    return out
+
+
+def test_a_study_on_ray_matches_the_local_executor(ray_runner, tiny_dir, tmp_path):
+    store = ray_runner.store
+    spec = StudySpec(base=BASE, variants=("sgd", "adam"), seeds=(0, 1))
+    study_id, counts = schedule_study(ray_runner, spec, name="ray study")
+    assert counts["queued"] == 4
+    runs = wait_for(
+        lambda: (rs := store.runs(study_id=study_id)) and all(r.status == "finished" for r in rs) and rs,
+        timeout=150,
+        what="the 4 runs to finish on Ray",
+    )
+    assert len(runs) == 4
+    assert ray_runner.ray.slots == 2  # the head's 2 CPUs, one per run: what the study's ETA divides by
+
+    # The local executor's code path (execute_run, in this process) on the same configs and seeds.
+    local = RunStore(tmp_path / "local_home")
+    data = load_fashion_mnist(tiny_dir)
+    for r in runs:
+        config = TrainConfig.from_dict(r.config)
+        local_id = local.create_run(config, status="running")
+        assert execute_run(local, local_id, config, data) == "finished"
+        mine = local.get_run(local_id)
+        # every point arrives once, in order, and as many as the local worker sends
+        got = positions(store, r.id)
+        assert len(set(got)) == len(got) and set(got) == set(positions(local, local_id))
+        assert abs(r.last_val_accuracy - mine.last_val_accuracy) <= 0.002, (r.id, r.config)
+        assert abs(r.test_accuracy - mine.test_accuracy) <= 0.002
+        assert r.epochs_done == 1 and r.env_key == mine.env_key  # reusable across executors
+        # the model and test probabilities came back as files in the app's store
+        assert Path(r.model_path).is_file() and Path(r.model_path).parent == store.run_dir(r.id)
+        assert store.load_test_probs(r.id).shape == (100, 10)
+        assert r.worker_pid == os.getpid()  # recorded in the writer's pid: reconcile sees it alive
+
+
+def test_a_stop_request_lands_on_a_ray_worker(ray_runner):
+    store = ray_runner.store
+    run_id = ray_runner.submit(BASE.with_(epochs=200, batch_size=4), label="to stop")
+    wait_for(lambda: len(store.points(run_id)) >= 5, timeout=90, what="points from the Ray worker")
+    t0 = time.monotonic()
+    ray_runner.stop(run_id)
+    wait_for(lambda: store.get_run(run_id).status == "stopped", timeout=10, what="the stop")
+    took = time.monotonic() - t0
+    assert took < 2.0, f"the stop took {took:.2f} s"
+    # its model and test evaluation still arrive after the stop
+    run = wait_for(lambda: (r := store.get_run(run_id)).finalizing == 0 and r.model_path and r, 60, "results")
+    assert run.epochs_done < 200 and Path(run.model_path).is_file()
+
+
+def test_killing_the_ray_worker_leaves_the_run_interrupted_and_resumable(ray_runner):
+    store = ray_runner.store
+    config = BASE.with_(epochs=8, batch_size=8)
+    run_id = ray_runner.submit(config, label="to kill")
+    wait_for(lambda: (store.get_run(run_id).checkpoint_epoch or 0) >= 2, timeout=90, what="two epochs")
+    worker = ray_runner.ray.worker_of(run_id)
+    assert worker is not None and worker["pid"] != os.getpid()
+    os.kill(worker["pid"], signal.SIGKILL)
+    run = wait_for(
+        lambda: (r := store.get_run(run_id)).status == "interrupted" and r, timeout=30, what="interrupted"
+    )
+    assert "Ray worker" in run.error
+    kept = positions(store, run_id)
+    assert kept and run.checkpoint_epoch >= 2
+    # Ray did not retry it behind our back: the run stays interrupted until someone resumes it.
+    time.sleep(1.0)
+    assert store.get_run(run_id).status == "interrupted" and positions(store, run_id) == kept
+
+    ok, message = resume_run(run_id, store=store)
+    assert ok, message
+    run = wait_for(
+        lambda: (r := store.get_run(run_id)).status == "finished" and r, timeout=120, what="the resumed run"
+    )
+    got = positions(store, run_id)
+    assert len(set(got)) == len(got)  # the points continue with no duplicates
+    assert got[: len(kept)] == kept and run.epochs_done == 8 and run.resumes == 1
+    assert [p[0] for p in got if p[2] == "epoch"] == list(range(1, 9))
