@@ -22,7 +22,7 @@ from pathlib import Path
 
 from fmnist_core import settings
 from fmnist_core.settings import studio_home
-from fmnist_core.store import ACTIVE, RunLost, RunStore, pid_alive
+from fmnist_core.store import ACTIVE, USER_PRIORITY, RunLost, RunStore, pid_alive
 from fmnist_core.training import TrainConfig, TrainingDiverged
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,17 @@ def default_workers() -> int:
 
 class WorkerGone(BaseException):
     """Raised inside training when the worker must end (parent died or SIGTERM)."""
+
+
+class RunYielded(BaseException):
+    """Raised inside a background run's training when a user's run waits for its worker: the background
+    run goes back to the queue and resumes from its last checkpoint once users' runs are done."""
+
+
+# A background run looks this often for a user's run waiting longer than an idle worker would take to
+# claim it (so with a second, idle worker it keeps training).
+YIELD_CHECK_SECONDS = 1.0
+YIELD_AFTER_SECONDS = 1.0
 
 
 HEARTBEAT_SECONDS = 2.0
@@ -139,6 +150,9 @@ def _execute(store, run_id, config, data, beat, pid, *, must_quit, on_point) -> 
     limit = settings.run_time_limit()
     t0 = time.monotonic()
     timed_out = threading.Event()
+    run = store.get_run(run_id)
+    background = run is not None and run.priority < USER_PRIORITY
+    next_yield_check = [0.0]
 
     def on_metrics(point: dict) -> None:
         if logged is not None and _position(point) <= logged:
@@ -155,6 +169,10 @@ def _execute(store, run_id, config, data, beat, pid, *, must_quit, on_point) -> 
         if limit and time.monotonic() - t0 > limit:
             timed_out.set()
             return True
+        if background and time.monotonic() >= next_yield_check[0]:
+            next_yield_check[0] = time.monotonic() + YIELD_CHECK_SECONDS
+            if store.outranked(run_id, backend=config.backend, waited=YIELD_AFTER_SECONDS):
+                raise RunYielded(f"run {run_id} yields to a user's run")
         return store.stop_requested(run_id)
 
     from fmnist_core.insight import EpochConfusionRecorder
@@ -162,9 +180,10 @@ def _execute(store, run_id, config, data, beat, pid, *, must_quit, on_point) -> 
     confusion = EpochConfusionRecorder()
 
     def on_epoch_done(model, epochs_done: int) -> None:
-        _record_epoch_confusion(store, run_id, confusion, model, config, data, epochs_done, should_stop)
+        # The checkpoint first: a run that yields (or stops) during the confusion pass keeps this epoch.
         if epochs_done < config.epochs:  # the last epoch's model is saved as the result anyway
             store.save_checkpoint(run_id, model, epochs_done)
+        _record_epoch_confusion(store, run_id, confusion, model, config, data, epochs_done, should_stop)
 
     try:
         result = train(
@@ -187,6 +206,11 @@ def _execute(store, run_id, config, data, beat, pid, *, must_quit, on_point) -> 
         raise
     except RunLost:
         raise
+    except RunYielded:
+        if not store.yield_run(run_id, pid):
+            return "lost"
+        log.info("run %s went back to the queue: a user's run goes first", run_id)
+        return "queued"
     except OSError as exc:  # a checkpoint that could not be written: full disk, read-only home
         store.finish_run(run_id, status="failed", worker_pid=pid, error=_save_failed_message(store, exc))
         return "failed"

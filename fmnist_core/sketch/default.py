@@ -4,6 +4,10 @@
 jitter: fmnist_core.augment), so that drawings - filled or outline, shoes facing either way - are
 recognised. `ensure_default_sketch_model(store)` queues it once (atomically, like a Start button) when no
 sketch-robust model is stored or on its way; `preferred_model` picks what the page preselects.
+
+It is queued as a background run: a worker claims users' runs first, and while it trains it goes back to
+the queue whenever a user's run waits (fmnist_core.jobs), so a teacher's first Start on a fresh server does
+not wait minutes behind it.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from fmnist_core.models import ModelSpec
+from fmnist_core.store.runs import BACKGROUND_PRIORITY
 from fmnist_core.training import TrainConfig
 
 if TYPE_CHECKING:
@@ -63,5 +68,13 @@ def ensure_default_sketch_model(store: RunStore) -> int | None:
 
     if any(is_sketch_robust(r) for r in models_io.stored_models(store)):
         return None
-    run_id, _ = store.create_run_once(default_model_config(), label=DEFAULT_LABEL)
+    return queue_default_sketch_model(store)
+
+
+def queue_default_sketch_model(store: RunStore) -> int:
+    """Queue the default sketch model as a background run (one already queued or running is reused,
+    atomically); returns its run id."""
+    run_id, _ = store.create_run_once(
+        default_model_config(), label=DEFAULT_LABEL, priority=BACKGROUND_PRIORITY
+    )
     return run_id

@@ -30,8 +30,10 @@ from fmnist_core.store.insight import InsightMixin
 from fmnist_core.store.points import POINT_COLUMNS, PointsMixin
 from fmnist_core.store.runs import (
     ACTIVE,
+    BACKGROUND_PRIORITY,
     STATUSES,
     TERMINAL,
+    USER_PRIORITY,
     QueueFull,
     Run,
     RunLost,
@@ -44,11 +46,13 @@ from fmnist_core.store.schema import pool_for
 
 __all__ = [
     "ACTIVE",
+    "BACKGROUND_PRIORITY",
     "POINT_COLUMNS",
     "SCHEMA",
     "SCHEMA_VERSION",
     "STATUSES",
     "TERMINAL",
+    "USER_PRIORITY",
     "QueueFull",
     "Run",
     "RunLost",

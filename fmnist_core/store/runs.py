@@ -28,6 +28,10 @@ TERMINAL = ("finished", "stopped", "failed", "interrupted")
 UNKNOWN_ENV = "unknown"  # runs recorded before the store knew what data they were trained on
 # A run's Keras backend from its config JSON (configs without the field train on TensorFlow).
 BACKEND_SQL = "COALESCE(json_extract(config, '$.backend'), 'tensorflow')"
+# Queue priorities: workers claim the highest first (then the oldest). Users' runs are 0; a background run
+# (the Sketch page's default model, queued by the app itself) waits behind them and yields to them.
+USER_PRIORITY = 0
+BACKGROUND_PRIORITY = -1
 
 
 class QueueFull(ValueError):
@@ -67,6 +71,7 @@ class Run:
     checkpoint_epoch: int | None = None
     resumes: int = 0
     imported: int = 0  # 1: config, metrics and summary from a run bundle; no model
+    priority: int = USER_PRIORITY  # BACKGROUND_PRIORITY: claimed after users' runs, and yields to them
 
     @property
     def active(self) -> bool:
@@ -167,7 +172,13 @@ class RunsMixin:
             return int(cur.lastrowid)
 
     def create_run_once(
-        self, config: Any, *, label: str = "", study_id: str | None = None, variant: str | None = None
+        self,
+        config: Any,
+        *,
+        label: str = "",
+        study_id: str | None = None,
+        variant: str | None = None,
+        priority: int = USER_PRIORITY,
     ) -> tuple[int, bool]:
         """Queue `config` unless an identical config is already queued or running, in one transaction
         (two sessions clicking Start, or two studies scheduled at once, share one run).
@@ -181,9 +192,9 @@ class RunsMixin:
                 return int(row["id"]), False
             self._check_queue_room(c)
             cur = c.execute(
-                "INSERT INTO runs (config, config_key, label, study_id, variant, status, created)"
-                " VALUES (?, ?, ?, ?, ?, 'queued', ?)",
-                (config.to_json(), config.key(), label, study_id, variant, time.time()),
+                "INSERT INTO runs (config, config_key, label, study_id, variant, status, created, priority)"
+                " VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)",
+                (config.to_json(), config.key(), label, study_id, variant, time.time(), int(priority)),
             )
             return int(cur.lastrowid), True
 
@@ -278,20 +289,35 @@ class RunsMixin:
         return to_run(row) if row else None
 
     def queue_position(self, run_id: int) -> int | None:
-        """1 for the next run to start, or None if the run is not queued."""
+        """1 for the next run to start, or None if the run is not queued (claim order: priority, then id)."""
         run = self.get_run(run_id)
         if run is None or run.status != "queued":
             return None
         with self._read() as c:
             (n,) = c.execute(
-                "SELECT COUNT(*) FROM runs WHERE status='queued' AND stop_requested=0 AND id <= ?", (run.id,)
+                "SELECT COUNT(*) FROM runs WHERE status='queued' AND stop_requested=0 "
+                "AND (priority > ? OR (priority = ? AND id <= ?))",
+                (run.priority, run.priority, run.id),
             ).fetchone()
         return int(n)
+
+    def outranked(self, run_id: int, *, backend: str = "tensorflow", waited: float = 0.0) -> bool:
+        """Whether a queued run of higher priority than this one, for the same Keras backend, has waited
+        at least `waited` seconds (longer than an idle worker takes to claim it): a background run
+        then yields its worker."""
+        with self._read() as c:
+            row = c.execute(
+                "SELECT 1 FROM runs WHERE status='queued' AND stop_requested=0 AND created <= ? "
+                f"AND {BACKEND_SQL} = ? AND priority > (SELECT priority FROM runs WHERE id = ?) LIMIT 1",
+                (time.time() - waited, backend, run_id),
+            ).fetchone()
+        return row is not None
 
     # -- the lifecycle (compare-and-set) ------------------------------------------------------------
 
     def claim_next(self, worker_pid: int, backend: str | None = None) -> Run | None:
-        """Atomically take the oldest queued run for a worker (marks it running); with `backend`, only
+        """Atomically take the next queued run for a worker (marks it running): the highest priority
+        first (users' runs before background ones), then the oldest; with `backend`, only
         a run that trains on that Keras backend (a config without one trains on "tensorflow").
 
         Idle workers poll this: they read first and take the write lock only when there is work.
@@ -310,7 +336,7 @@ class RunsMixin:
             row = c.execute(
                 "UPDATE runs SET status='running', started=COALESCE(started, ?), heartbeat=?, worker_pid=?, "
                 "finished=NULL, error=NULL "
-                f"WHERE id = (SELECT id FROM runs WHERE {where} ORDER BY id LIMIT 1) "
+                f"WHERE id = (SELECT id FROM runs WHERE {where} ORDER BY priority DESC, id LIMIT 1) "
                 "RETURNING *",
                 (now, now, worker_pid, *args),
             ).fetchone()
@@ -509,6 +535,11 @@ class RunsMixin:
             stop_requested=0,
             finalizing=0,
         )
+
+    def yield_run(self, run_id: int, worker_pid: int) -> bool:
+        """Put a running background run back in the queue (it resumes from its last checkpoint when a
+        worker claims it again). Compare-and-set on the worker's pid; False if it lost a race."""
+        return self.transition(run_id, expect="running", to="queued", worker_pid=worker_pid, heartbeat=None)
 
     # -- studies ------------------------------------------------------------------------------------
 

@@ -84,7 +84,14 @@ CREATE TABLE IF NOT EXISTS epoch_confusion (
 ALTER TABLE runs ADD COLUMN imported INTEGER NOT NULL DEFAULT 0  -- 1: from a run bundle (no model)
 """
 
-MIGRATIONS: list[str] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3]  # MIGRATIONS[i] takes a database to version i + 1
+# Version 4: queue priority. Users' runs (0) are claimed before background ones (the Sketch page's default
+# model, -1), and a running background run yields to a user's run that waits (fmnist_core.jobs).
+SCHEMA_V4 = """
+ALTER TABLE runs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0
+"""
+
+# MIGRATIONS[i] takes a database to version i + 1
+MIGRATIONS: list[str] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4]
 LATEST = len(MIGRATIONS)
 
 
