@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import time
 from pathlib import Path
 
@@ -73,10 +72,62 @@ def positions(store: RunStore, run_id: int) -> list[tuple[int, int, str]]:
     return list(zip(pts["epoch"].astype(int), pts["step"].astype(int), pts["kind"], strict=True))
 
 
-def test_nothing_listens_beyond_loopback(ray_head):
-    """Every TCP port the local Ray head's processes listen on is bound to 127.0.0.1."""
+# A method of each Ray gRPC service (GCS, raylet, object manager, core worker): a port refuses a caller
+# without the cluster's token with UNAUTHENTICATED on its own service, and UNIMPLEMENTED on the others.
+RAY_METHODS = (
+    "/ray.rpc.NodeInfoGcsService/GetAllNodeInfo",
+    "/ray.rpc.NodeManagerService/GetNodeStats",
+    "/ray.rpc.ObjectManagerService/Pull",
+    "/ray.rpc.CoreWorkerService/GetCoreWorkerStats",
+)
+
+
+def test_ray_ports_beyond_loopback_refuse_callers_without_the_token(ray_head):
+    """Ray's gRPC servers listen on every interface (Ray has no option to keep them on loopback, and it
+    turns _node_ip_address=127.0.0.1 into the machine's address), so what keeps the head private is
+    Ray's token authentication: every port its processes open beyond loopback refuses a caller without
+    the token, and neither the dashboard nor the Ray Client server runs."""
+    import grpc
+
+    ports = _listening_ports(_descendants(os.getpid()))
+    assert ports, "the Ray head should listen somewhere"
+    exposed = [port for addr, port in ports if addr not in LOOPBACK]
+    assert exposed
+    for port in exposed:
+        codes = set()
+        for method in RAY_METHODS:
+            with grpc.insecure_channel(f"{_host_ip()}:{port}") as ch:
+                call = ch.unary_unary(method, request_serializer=bytes, response_deserializer=bytes)
+                try:
+                    call(b"", timeout=5)
+                    codes.add("OK")
+                except grpc.RpcError as exc:
+                    codes.add(exc.code().name)
+        if codes & {"UNAVAILABLE", "INTERNAL"}:  # not gRPC: the runtime-env agent's HTTP port
+            import urllib.error
+            import urllib.request
+
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(f"http://{_host_ip()}:{port}/", timeout=5)
+            assert refused.value.code == 401, port
+        else:
+            assert "OK" not in codes and "UNAUTHENTICATED" in codes, (port, codes)
+    assert not {8265, 10001} & {port for _, port in ports}
+
+
+LOOPBACK = {"0100007F", "00000000000000000000000001000000"}
+
+
+def _host_ip() -> str:
+    import ray
+
+    return ray.util.get_node_ip_address()
+
+
+def _listening_ports(pids: set[int]) -> list[tuple[str, int]]:
+    """(hex address as /proc/net/tcp* writes it, port) of the TCP sockets these processes listen on."""
     inodes = set()
-    for pid in _descendants(os.getpid()):
+    for pid in pids:
         for fd in Path(f"/proc/{pid}/fd").glob("*"):
             try:
                 target = os.readlink(fd)
@@ -84,15 +135,14 @@ def test_nothing_listens_beyond_loopback(ray_head):
                 continue
             if target.startswith("socket:["):
                 inodes.add(target[8:-1])
-    listening = []
-    for table, family in (("/proc/net/tcp", socket.AF_INET), ("/proc/net/tcp6", socket.AF_INET6)):
+    out = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         for line in Path(table).read_text().splitlines()[1:]:
             parts = line.split()
             if parts[3] == "0A" and parts[9] in inodes:  # 0A: LISTEN
-                listening.append((family, parts[1].split(":")[0]))
-    assert listening, "the Ray head should listen somewhere"
-    loopback = {"0100007F", "00000000000000000000000001000000"}
-    assert all(addr in loopback for _, addr in listening), listening
+                addr, port = parts[1].split(":")
+                out.append((addr, int(port, 16)))
+    return out
 
 
 def _descendants(pid: int) -> set[int]:
