@@ -9,7 +9,7 @@ setup:
 	bash scripts/setup.sh
 
 run: setup
-	$(PY) -m streamlit run app.py --server.port $(PORT)
+	$(PY) scripts/serve.py --server.port $(PORT)
 
 # The whole suite: unit, AppTest, real data, real browser, the Ray executor.
 test:

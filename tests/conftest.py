@@ -91,10 +91,7 @@ class StreamlitServer:
         self.proc = subprocess.Popen(
             [
                 sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                "app.py",
+                "scripts/serve.py",  # what `make run` starts: `streamlit run app.py` with a warm start
                 "--server.port",
                 str(self.port),
                 "--server.address",
