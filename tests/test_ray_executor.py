@@ -173,6 +173,9 @@ def test_a_study_on_ray_matches_the_local_executor(ray_runner, tiny_dir, tmp_pat
     )
     assert len(runs) == 4
     assert ray_runner.ray.slots == 2  # the head's 2 CPUs, one per run: what the study's ETA divides by
+    from fmnist_core.executors import parallel_runs
+
+    assert parallel_runs() == 2
 
     # The local executor's code path (execute_run, in this process) on the same configs and seeds.
     local = RunStore(tmp_path / "local_home")
@@ -235,3 +238,29 @@ def test_killing_the_ray_worker_leaves_the_run_interrupted_and_resumable(ray_run
     assert len(set(got)) == len(got)  # the points continue with no duplicates
     assert got[: len(kept)] == kept and run.epochs_done == 8 and run.resumes == 1
     assert [p[0] for p in got if p[2] == "epoch"] == list(range(1, 9))
+
+
+def test_estimates_divide_by_the_runs_the_cluster_trains_at_once(monkeypatch):
+    """No Ray needed: the Compare page's estimate and ETA use `parallel_runs()`, which a connected Ray
+    executor sets from the cluster's CPUs; the local executor keeps one run at a time."""
+    import pandas as pd
+
+    from fmnist_core import executors
+    from fmnist_core.studies.estimate import estimate_seconds, study_progress
+
+    spec = StudySpec(
+        base=BASE.with_(epochs=2), variants=("sgd", "adam", "rmsprop"), seeds=(0, 1, 2)
+    )  # 9 runs
+    one = estimate_seconds(spec, parallel=1)
+    assert estimate_seconds(spec, parallel=4) == pytest.approx(one * 3 / 9)  # ceil(9 / 4) = 3 waves
+    runs = pd.DataFrame(
+        {"status": ["queued"] * 4, "epochs": [2] * 4, "epochs_done": [0] * 4, "seconds_per_epoch": [None] * 4}
+    )
+    eta_one = study_progress(runs, sec_per_epoch=1.0, parallel=1).eta_seconds
+    assert study_progress(runs, sec_per_epoch=1.0, parallel=8).eta_seconds == pytest.approx(eta_one / 4)
+
+    monkeypatch.setattr(executors, "_cluster_slots", 8)
+    monkeypatch.setenv("FMNIST_EXECUTOR", "local")
+    assert executors.parallel_runs() == 1 and estimate_seconds(spec) == pytest.approx(one)
+    monkeypatch.setenv("FMNIST_EXECUTOR", "ray")
+    assert executors.parallel_runs() == 8 and estimate_seconds(spec) == pytest.approx(one * 2 / 9)

@@ -224,9 +224,11 @@ class RayExecutor:
         self._refresh_slots()
         queued = {r.id: r for r in self.store.runs(status="queued", limit=100_000)}
         running = {r.id: r for r in self.store.runs(status="running", limit=100_000)}
-        for run_id in sorted(queued):
-            if run_id not in self.flights and not queued[run_id].stop_requested:
-                self._submit(queued[run_id])
+        # in the store's claim order (users' runs before background ones, then oldest first): Ray
+        # starts tasks of one shape in the order they were submitted
+        for run in sorted(queued.values(), key=lambda r: (-getattr(r, "priority", 0), r.id)):
+            if run.id not in self.flights and not run.stop_requested:
+                self._submit(run)
         refs = [f.ref for f in self.flights.values()]
         ready = set(ray.wait(refs, num_returns=len(refs), timeout=0)[0]) if refs else set()
         for f in self.flights.values():

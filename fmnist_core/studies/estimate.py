@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fmnist_core.executors import parallel_runs
 from fmnist_core.progress import format_seconds, n_train_images
 from fmnist_core.settings import study_budget_seconds
 from fmnist_core.store import ACTIVE, RunStore
@@ -61,8 +62,10 @@ def sec_per_epoch_estimate(config: TrainConfig, store: RunStore | None = None) -
     return prior * n * math.sqrt(64 / config.batch_size)
 
 
-def estimate_seconds(spec: StudySpec, store: RunStore | None = None) -> float:
-    """Wall-clock seconds to train the study's runs that are not already finished (one worker)."""
+def estimate_seconds(spec: StudySpec, store: RunStore | None = None, *, parallel: int | None = None) -> float:
+    """Wall-clock seconds to train the study's runs that are not already finished, `parallel` runs at a
+    time (default: as many as the executor trains at once, `fmnist_core.executors.parallel_runs`: 1
+    locally, the Ray cluster's share)."""
     plan = (
         plan_study(store, spec)
         if store is not None
@@ -72,7 +75,8 @@ def estimate_seconds(spec: StudySpec, store: RunStore | None = None) -> float:
     if not todo:
         return 0.0
     per_epoch = sec_per_epoch_estimate(todo[0].config, store)
-    return len(todo) * (spec.base.epochs * per_epoch + RUN_OVERHEAD_S)
+    waves = math.ceil(len(todo) / max(1, parallel or parallel_runs()))
+    return waves * (spec.base.epochs * per_epoch + RUN_OVERHEAD_S)
 
 
 format_duration = format_seconds  # the one duration formatter, under the name pages and CLI have used
@@ -117,15 +121,18 @@ class StudyProgress:
     queued: int
     failed: int  # failed or interrupted
     stopped: int
-    eta_seconds: float  # remaining, with one worker
+    eta_seconds: float  # remaining, with the runs the executor trains at once
 
     @property
     def fraction(self) -> float:
         return self.done / self.total if self.total else 1.0
 
 
-def study_progress(runs: pd.DataFrame, *, sec_per_epoch: float | None = None) -> StudyProgress:
-    """Runs done / total and an ETA from this study's own finished runs (else `sec_per_epoch`)."""
+def study_progress(
+    runs: pd.DataFrame, *, sec_per_epoch: float | None = None, parallel: int | None = None
+) -> StudyProgress:
+    """Runs done / total and an ETA from this study's own finished runs (else `sec_per_epoch`), with
+    `parallel` runs training at once (default as in `estimate_seconds`)."""
     status = runs["status"] if len(runs) else pd.Series(dtype=str)
     finished = runs[status == "finished"] if len(runs) else runs
     measured = finished["seconds_per_epoch"].dropna() if len(finished) else pd.Series(dtype=float)
@@ -142,5 +149,6 @@ def study_progress(runs: pd.DataFrame, *, sec_per_epoch: float | None = None) ->
         queued=int((status == "queued").sum()),
         failed=int(status.isin(("failed", "interrupted")).sum()),
         stopped=int((status == "stopped").sum()),
-        eta_seconds=remaining_epochs * spe + len(active) * RUN_OVERHEAD_S,
+        eta_seconds=(remaining_epochs * spe + len(active) * RUN_OVERHEAD_S)
+        / max(1, min(parallel or parallel_runs(), len(active))),
     )
