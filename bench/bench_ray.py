@@ -2,8 +2,8 @@
 
 Both executors get a warm-up run first (the local worker's start and TensorFlow import; Ray's start, a
 Ray worker's TensorFlow import, the dataset into the object store), then the same lab MLP runs
-(default 3 epochs on the full 48,000 training images, the same seeds), alternating local / Ray so a
-change in the shared machine's load hits both. Wall time is from submit until the store says
+(default 3 epochs on the full 48,000 training images, the same seeds), alternating local / Ray / Ray /
+local so a change in the shared machine's load hits both. Wall time is from submit until the store says
 "finished" (model saved, test set evaluated), as a user waits for it. Goal: Ray <= 10% slower.
 
 Then a simulated table of a 75-run sweep (5 optimizers x 5 rates x 3 seeds, 10 epochs) on 1, 4 and 16
@@ -94,7 +94,10 @@ def main(argv: list[str] | None = None) -> None:
             warm, _ = timed_run(runner, TrainConfig(epochs=1, train_subset=1000, seed=999), "warm-up")
             print(f"{name:5s} warm-up (start, TensorFlow import, dataset load, 1 tiny epoch): {warm:6.1f} s")
         for i in range(args.repeats):
-            for name, runner in runners.items():
+            order = (
+                list(runners.items()) if i % 2 == 0 else list(runners.items())[::-1]
+            )  # ABBA: drift cancels
+            for name, runner in order:
                 wall, fit = timed_run(runner, base.with_(seed=1000 + i), f"{name} {i}")
                 walls[name].append(wall)
                 fits[name].append(fit)

@@ -153,6 +153,13 @@ class RayExecutor:
             try:
                 self._connect()
                 break
+            except ImportError as exc:
+                self.error = (
+                    f"FMNIST_EXECUTOR=ray needs Ray: pip install -r requirements-ray.txt ({exc}); "
+                    "queued runs wait until then"
+                )
+                log.error("%s", self.error)
+                return
             except Exception as exc:  # a wrong address, a cluster not up yet: say so, try again later
                 self.error = f"could not connect to Ray at {self.address or '(local)'}: {exc}"
                 log.error("%s; retrying in 30 s", self.error)

@@ -166,16 +166,18 @@ _DATA: dict[str, Any] = {}
 _THREADS_SET = threading.Event()
 
 
-def _limit_threads(threads: int) -> None:
-    """TensorFlow's thread pools sized to the CPUs the run asked for (once per process, before its
-    first op; later tasks in the same Ray worker keep them)."""
-    if _THREADS_SET.is_set() or os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
+def _limit_cpu_share(threads: int) -> None:
+    """As a local worker: a lower CPU priority ($FMNIST_WORKER_NICE, so a Ray worker on the app's own
+    machine leaves the server room) and TensorFlow's thread pools sized to the CPUs the run asked for.
+    Once per Ray worker process, before TensorFlow's first op; later tasks in the process keep both."""
+    if _THREADS_SET.is_set():
         return
     _THREADS_SET.set()
-    try:
-        from fmnist_core.jobs import limit_cpu_share
+    from fmnist_core.jobs import limit_cpu_share
 
-        limit_cpu_share(nice=0, threads=threads)
+    tensorflow = os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow"
+    try:
+        limit_cpu_share(threads=threads if tensorflow else 0)
     except RuntimeError:  # TensorFlow already ran in this process
         pass
 
@@ -184,7 +186,7 @@ def train_task(hub: Any, run_id: int, config: dict[str, Any], start: dict[str, A
     """The Ray task of one run: returns its final status ("finished", "stopped", "failed", "lost").
     `data_box` holds the dataset's object ref (in a list, so Ray hands over the ref, not the arrays)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    _limit_threads(int(start.get("threads") or 0))
+    _limit_cpu_share(int(start.get("threads") or 0))
     from fmnist_core.jobs import execute_run
     from fmnist_core.training import TrainConfig
 
