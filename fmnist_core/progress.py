@@ -11,6 +11,17 @@ import pandas as pd
 
 N_TRAIN_TOTAL = 60000
 
+LIVE_POLL_SECONDS = 0.5  # a live chart trails the store by at most about this much (plus drawing)
+# Until a started run's first point is on screen the page polls faster: the first second of a demo is the one
+# people watch. One full redraw then slows it to LIVE_POLL_SECONDS (redrawing charts 5 times a second takes
+# CPU the training needs).
+FIRST_POINT_POLL_SECONDS = 0.2
+
+
+def live_poll_seconds(status: str, has_points: bool) -> float:
+    """How often a page should poll the store for a queued or running run."""
+    return FIRST_POINT_POLL_SECONDS if status == "queued" or not has_points else LIVE_POLL_SECONDS
+
 
 def n_train_images(config: dict[str, Any], *, n_total: int = N_TRAIN_TOTAL) -> int:
     """Images in the training split of a config (after the validation split and any subset)."""

@@ -29,7 +29,13 @@ from fmnist_core.models import (
     param_count,
     preset_recipe,
 )
-from fmnist_core.progress import format_seconds, n_train_images, run_progress
+from fmnist_core.progress import (
+    LIVE_POLL_SECONDS,
+    format_seconds,
+    live_poll_seconds,
+    n_train_images,
+    run_progress,
+)
 from fmnist_core.store import ACTIVE, QueueFull, Run
 from fmnist_core.text import md_escape
 from fmnist_core.training import BACKENDS, TrainConfig
@@ -63,7 +69,6 @@ BACKEND_HELP = (
     "TensorFlow trains the CNNs about 2-3x faster. Each backend has its own worker, started on first use."
 )
 TEST_EVAL_WAIT_SECONDS = 180  # after this, a stopped run without test metrics is shown as it is
-LIVE_POLL_SECONDS = 0.5  # the live charts trail the store by at most about this much (plus drawing)
 
 
 # ------------------------------------------------------------------------------------ the form and the URL
@@ -442,9 +447,9 @@ def _request_stop(run_id: int) -> None:
     st.session_state["train_stopping"] = run_id
 
 
-@st.fragment(run_every=LIVE_POLL_SECONDS)
-def live_view(run_id: int, seen_status: str) -> None:
-    """Polls the store while the run is queued or running; never trains here."""
+def live_view(run_id: int, seen_status: str, waiting_for_points: bool) -> None:
+    """Polls the store while the run is queued or running (a fragment: run_every is live_poll_seconds);
+    never trains here."""
     store = get_store()
     get_runner().reconcile()
     run = store.get_run(run_id)
@@ -478,6 +483,8 @@ def live_view(run_id: int, seen_status: str) -> None:
         help="Stops within a second or two, mid-epoch; keeps the history and the model at that moment.",
     )
     render_curves(run, points)
+    if waiting_for_points and run.status == "running" and len(points):
+        st.rerun()  # the first point is drawn: redraw the page once to poll at the calmer pace
 
 
 def _awaiting_test(run: Run | None) -> bool:
@@ -659,7 +666,8 @@ with view:
             chart_controls_ui()
         rs = replay_state()
         if run.status in ACTIVE:
-            live_view(run.id, run.status)
+            poll = live_poll_seconds(run.status, bool(len(get_store().points(run.id))))
+            st.fragment(run_every=poll)(live_view)(run.id, run.status, poll < LIVE_POLL_SECONDS)
         elif rs is not None and rs["run"] == run.id:
             render_header(run)
             points = get_store().points(run.id)
