@@ -6,6 +6,12 @@ size, not its accuracy, sets the latency), then a boot is drawn stroke by stroke
 the clock stops when the browser holds the new 28x28 input chart and the answer heading for it.
 
     python -m bench sketch_browser [--strokes 16]
+    python -m bench sketch_browser --compare /tmp/before    # side by side with another checkout
+    python -m bench sketch_browser --compare . --compare-env FMNIST_SKETCH_INSTANT_SEND=0
+
+With --compare, a second server runs from that directory (e.g. `git archive HEAD | tar -x -C /tmp/before`),
+with its own store and small model trained by its own code, and the strokes alternate between the two
+pages, so both see the same machine load.
 """
 
 from __future__ import annotations
@@ -49,7 +55,17 @@ def store_small_model(home: Path) -> int:
     return run_id
 
 
-def start_server(home: Path) -> tuple[subprocess.Popen, str]:
+def store_small_model_in(root: Path, home: Path) -> None:
+    """The same, trained by the code in `root` (another checkout), in a subprocess."""
+    code = f"from bench.bench_sketch_browser import store_small_model; store_small_model(__import__('pathlib').Path({str(home)!r}))"
+    subprocess.run(
+        [sys.executable, "-c", code], cwd=root, check=True, env={**os.environ, "PYTHONPATH": str(root)}
+    )
+
+
+def start_server(
+    home: Path, root: Path = ROOT, extra_env: dict | None = None
+) -> tuple[subprocess.Popen, str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -58,12 +74,14 @@ def start_server(home: Path) -> tuple[subprocess.Popen, str]:
         "FMNIST_HOME": str(home),
         "FMNIST_AUTO_SKETCH_MODEL": "0",
         "FMNIST_EAGER_WORKER": "0",
+        "PYTHONPATH": str(root),
+        **(extra_env or {}),
     }
     log = open(home / "streamlit.log", "w")  # noqa: SIM115 (closed with the process)
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         start_new_session=True,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
@@ -93,59 +111,97 @@ def boot_strokes() -> list[list[tuple[float, float]]]:
     return outline + fills
 
 
+def open_page(browser, url: str):
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    page.goto(f"{url}/sketch")
+    canvas = page.locator(CANVAS)
+    expect(canvas).to_be_visible(timeout=120_000)
+    page.wait_for_function(SETTLED, timeout=120_000)
+    return page, canvas.bounding_box()
+
+
+def timed_stroke(page, box: dict, pts: list[tuple[float, float]]) -> float:
+    """Draw one stroke; ms from mouse-up until the page shows the new input chart and an answer."""
+    before = page.evaluate(INPUT_Z)
+    xy = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in pts]
+    page.mouse.move(*xy[0])
+    page.mouse.down()
+    for x, y in xy[1:]:
+        page.mouse.move(x, y, steps=4)
+    t = time.perf_counter()
+    page.mouse.up()
+    page.wait_for_function(
+        f"() => ({INPUT_Z})() !== {json.dumps(before)} && "
+        "[...document.querySelectorAll('h2')].some(h => / · \\d+%$|garment I know/.test(h.textContent))",
+        timeout=30_000,
+        polling="raf",
+    )
+    ms = (time.perf_counter() - t) * 1000
+    page.wait_for_function(SETTLED, timeout=30_000)
+    return ms
+
+
+def summary(name: str, times: list[float]) -> str:
+    ms = np.array(times)
+    verdict = "OK" if np.median(ms) <= TARGET_MS else "OVER TARGET"
+    return (
+        f"  {name}: mouse-up -> new answer in Chromium: median {np.median(ms):.0f} ms, "
+        f"p90 {np.percentile(ms, 90):.0f} ms, max {ms.max():.0f} ms (n={len(ms)}); "
+        f"target median <= {TARGET_MS:.0f} ms: {verdict}"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench sketch_browser")
     parser.add_argument("--strokes", type=int, default=16, help="strokes to time (the boot is redrawn)")
+    parser.add_argument("--compare", default=None, help="another checkout to time side by side")
+    parser.add_argument("--compare-env", action="append", default=[], help="NAME=VALUE for that server")
     args = parser.parse_args(argv or [])
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import sync_playwright
 
+    setups = [("this checkout", ROOT, {})]
+    if args.compare:
+        extra = dict(kv.split("=", 1) for kv in args.compare_env)
+        setups.append(
+            (
+                f"compared: {args.compare} {' '.join(args.compare_env)}".strip(),
+                Path(args.compare).resolve(),
+                extra,
+            )
+        )
     with tempfile.TemporaryDirectory() as tmp:
-        home = Path(tmp)
-        t0 = time.perf_counter()
-        run_id = store_small_model(home)
-        print(f"  small sketch CNN stored as run #{run_id} in {time.perf_counter() - t0:.0f} s")
-        proc, url = start_server(home)
+        procs, urls = [], []
         try:
+            for i, (name, root, extra) in enumerate(setups):
+                home = Path(tmp) / f"home{i}"
+                home.mkdir()
+                t0 = time.perf_counter()
+                store_small_model(home) if root == ROOT else store_small_model_in(root, home)
+                print(f"  {name}: small sketch CNN stored in {time.perf_counter() - t0:.0f} s", flush=True)
+                proc, url = start_server(home, root, extra)
+                procs.append(proc)
+                urls.append(url)
+            times: list[list[float]] = [[] for _ in setups]
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                page = browser.new_page(viewport={"width": 1280, "height": 720})
-                page.goto(f"{url}/sketch")
-                canvas = page.locator(CANVAS)
-                expect(canvas).to_be_visible(timeout=120_000)
-                page.wait_for_function(SETTLED, timeout=120_000)
-                box = canvas.bounding_box()
+                pages = [open_page(browser, url) for url in urls]
                 strokes = boot_strokes()
-                times = []
                 for i in range(args.strokes + 2):  # the first two warm up (model load, first figures)
-                    before = page.evaluate(INPUT_Z)
-                    pts = strokes[i % len(strokes)]
-                    xy = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in pts]
-                    page.mouse.move(*xy[0])
-                    page.mouse.down()
-                    for x, y in xy[1:]:
-                        page.mouse.move(x, y, steps=4)
-                    t = time.perf_counter()
-                    page.mouse.up()
-                    page.wait_for_function(
-                        f"() => ({INPUT_Z})() !== {json.dumps(before)} && "
-                        "[...document.querySelectorAll('h2')].some(h => / · \\d+%$|garment I know/.test(h.textContent))",
-                        timeout=30_000,
-                        polling="raf",
-                    )
-                    ms = (time.perf_counter() - t) * 1000
-                    page.wait_for_function(SETTLED, timeout=30_000)
-                    if i >= 2:
-                        times.append(ms)
+                    for k, (page, box) in enumerate(pages):  # alternate: both see the same load
+                        ms = timed_stroke(page, box, strokes[i % len(strokes)])
+                        if i >= 2:
+                            times[k].append(ms)
                 browser.close()
         finally:
-            proc.terminate()
-            proc.wait(10)
-    ms = np.array(times)
-    verdict = "OK" if np.median(ms) <= TARGET_MS else "OVER TARGET"
-    print(
-        f"  mouse-up -> new answer in Chromium: median {np.median(ms):.0f} ms, p90 {np.percentile(ms, 90):.0f} ms, "
-        f"max {ms.max():.0f} ms (n={len(ms)}); target median <= {TARGET_MS:.0f} ms: {verdict}"
-    )
+            for proc in procs:
+                proc.terminate()
+                proc.wait(10)
+    for (name, _, _), t in zip(setups, times, strict=True):
+        print(summary(name, t))
+    if len(setups) == 2:
+        print(f"  median ratio (this / compared): {np.median(times[0]) / np.median(times[1]):.2f}")
 
 
 if __name__ == "__main__":

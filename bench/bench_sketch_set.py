@@ -1,9 +1,11 @@
-"""Sketch-set accuracy: the 70 drawings of bench/sketch_set through `classify_canvas` with the page's
-defaults, per class and overall (top-2 for the upper-body group), plus how honest answers behave on
-the drawings and on random scribbles.
+"""Sketch-set accuracy: the 70 drawings of bench/sketch_set (and the 60 of its held-out set) through
+`classify_canvas` with the page's defaults, per class and overall (top-2 for the upper-body group), plus
+how honest answers behave on the drawings and on random scribbles.
 
     python -m bench sketch_set                    # the default sketch model, trained fresh here
     python -m bench sketch_set --run 12           # a stored model ($FMNIST_HOME)
+    python -m bench sketch_set --model m.keras    # a model file saved by --save
+    python -m bench sketch_set --set heldout      # only the held-out set (default: both)
     python -m bench sketch_set --augment none     # the default config without augmentation
     python -m bench sketch_set --epochs 2 --train-subset 20000
 """
@@ -15,7 +17,7 @@ import time
 
 import numpy as np
 
-from bench.sketch_set import load_sketches, render, scribbles
+from bench.sketch_set import SETS, SKETCHES, load_sketches, render, scribbles
 from fmnist_core import sketch
 from fmnist_core.data import CLASS_NAMES
 
@@ -23,9 +25,9 @@ UPPER_BODY = (0, 2, 4, 6)  # T-shirt/top, Pullover, Coat, Shirt: judged on top-2
 N_SCRIBBLES = 100
 
 
-def evaluate(model, *, verbose: bool = True) -> dict:
+def evaluate(model, *, verbose: bool = True, path=SKETCHES, honest: bool = True) -> dict:
     """Per-drawing top-1/top-2 results with the page's defaults, and honest-answer rates."""
-    sketches = load_sketches()
+    sketches = load_sketches(path)
     rows = []
     for s in sketches:
         probs = sketch.classify_canvas(model, render(s.strokes))
@@ -57,7 +59,8 @@ def evaluate(model, *, verbose: bool = True) -> dict:
             f"  overall top-1 {out['overall']:.1%} ({hit1.sum()}/{len(y)}), top-2 {out['overall_top2']:.1%}; "
             f"* upper-body group judged on top-2; every class >= 50%: {'yes' if ok else 'NO'}"
         )
-    out.update(honesty(model, sketches, verbose=verbose))
+    if honest:
+        out.update(honesty(model, sketches, verbose=verbose))
     return out
 
 
@@ -117,6 +120,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--train-subset", type=int, default=None)
     parser.add_argument("--save", default=None, help="save the freshly trained model to this .keras path")
+    parser.add_argument("--model", default=None, help="a .keras file saved by --save (loaded with safe_mode)")
+    parser.add_argument(
+        "--set", choices=[*SETS, "both"], default="both", help="which drawings (default both)"
+    )
     args = parser.parse_args(argv or [])
     if args.run is not None:
         from fmnist_core import models_io
@@ -126,11 +133,17 @@ def main(argv: list[str] | None = None) -> None:
         model = models_io.load_stored_model(store, args.run)
         run = store.get_run(args.run)
         print(f"run #{args.run}: {run.label} · test accuracy {run.test_accuracy}")
+    elif args.model is not None:
+        import keras
+
+        model = keras.saving.load_model(args.model, safe_mode=True, compile=False)
     else:
         model = trained_default(args)
         if args.save:
             model.save(args.save)
-    evaluate(model)
+    for name in SETS if args.set == "both" else [args.set]:
+        print(f"-- {name} set ({SETS[name].name})")
+        evaluate(model, path=SETS[name], honest=name == "main")
 
 
 if __name__ == "__main__":

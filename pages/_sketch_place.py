@@ -15,7 +15,16 @@ def _map(source: str, _x: np.ndarray, _y: np.ndarray) -> insight.PcaMap:
 
 
 def render_sketch_place(data: FashionMNIST, x28: np.ndarray) -> None:
-    with st.expander("Where your drawing falls among 2,000 test images", icon=":material/scatter_plot:"):
+    # Lazy: the 2,000-point map is computed and sent only while the expander is open, not on every stroke.
+    place = st.expander(
+        "Where your drawing falls among 2,000 test images",
+        icon=":material/scatter_plot:",
+        key="sketch_place_open",
+        on_change="rerun",
+    )
+    if not place.open:
+        return
+    with place:
         pca = _map(data.source, data.x_test, data.y_test)
         st.plotly_chart(
             charts.sketch_place_figure(

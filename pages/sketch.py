@@ -20,10 +20,16 @@ from fmnist_core import charts, explore, models_io, sketch
 from fmnist_core.data import CLASS_NAMES, FashionMNIST
 from fmnist_core.models import PRESETS, ModelSpec
 from fmnist_core.progress import run_progress
-from fmnist_core.sketch.default import DEFAULT_LABEL, default_model_config, is_sketch_robust, preferred_model
+from fmnist_core.sketch.default import (
+    default_model_config,
+    is_sketch_robust,
+    preferred_model,
+    queue_default_sketch_model,
+)
 from fmnist_core.store import ACTIVE, Run
 from pages._shared import dataset_or_stop, get_runner, get_store
 from pages._sketch_place import render_sketch_place
+from pages._sketch_send import instant_send
 
 CANVAS_PX = 336  # 12 canvas px per model px
 # Shapes are filled with ~0.7 of the stroke's white: the interior level of real Fashion-MNIST items.
@@ -152,10 +158,10 @@ def request_default_model() -> None:
 
 
 def start_default_model() -> None:
-    """Queue the default model once; a run of it already queued or running is reused (atomically, so two
-    sessions clicking at the same instant share one run)."""
-    run_id, _ = get_runner().submit_once(default_model_config(), label=DEFAULT_LABEL)
-    st.session_state["sketch_default_run"] = run_id
+    """Queue the default model once, as a background run (users' runs go first); a run of it already
+    queued or running is reused (atomically, so two sessions clicking at the same instant share one run)."""
+    st.session_state["sketch_default_run"] = queue_default_sketch_model(get_store())
+    get_runner().ensure_workers()
 
 
 @st.fragment(run_every=1.0)
@@ -167,8 +173,17 @@ def default_model_progress(run_id: int) -> None:
     if run is None or run.status not in ACTIVE:
         st.rerun()  # done (or gone): redraw the page, which now lists and selects the model
     if run.status == "queued":
-        pos = store.queue_position(run_id)
-        st.progress(0.0, text=f"Run #{run_id} is queued (position {pos}); the worker is starting…")
+        if run.started is not None:  # it yielded to users' runs, which go first
+            prog = run_progress(run.config, store.points(run_id), started=run.started)
+            st.progress(
+                prog.fraction,
+                text=f"Run #{run_id} is paused while runs from the Train page train (they go first); "
+                "it continues after them",
+            )
+        else:
+            pos = store.queue_position(run_id) or 1
+            ahead = "" if pos == 1 else f" behind {pos - 1} run{'s' if pos > 2 else ''} from the Train page"
+            st.progress(0.0, text=f"Run #{run_id} is queued{ahead}; the worker is starting…")
         get_runner().ensure_workers()
         return
     prog = run_progress(run.config, store.points(run_id), started=run.started)
@@ -246,6 +261,7 @@ def canvas_ui(fill: bool) -> tuple[np.ndarray | None, str, bool]:
         + ("Polygon: click the corners, then the first corner again. " if mode == "polygon" else "")
         + HINT
     )
+    instant_send(enabled=mode != "polygon")  # no 200 ms wait after each stroke (pages/_sketch_send.py)
     rgba = result.image_data  # (H, W, 4) uint8, None until the first stroke
     if rgba is None:
         return None, DRAW_PROMPT, False

@@ -54,12 +54,30 @@ def stroke(page, box: dict, points: list[tuple[float, float]], steps: int = 6) -
     page.mouse.up()
 
 
-def draw_trousers(page, box: dict) -> None:
-    """Two thick legs and a waistband, each several parallel strokes wide (filled-looking)."""
-    for x in (0.33, 0.38, 0.43, 0.57, 0.62, 0.67):
-        stroke(page, box, [(x, 0.12), (x, 0.9)])
-    for y in (0.13, 0.19):
-        stroke(page, box, [(0.33, y), (0.67, y)])
+# Two thick legs and a waistband (filled-looking: lines closer than the 22 px brush) in ONE stroke, so one
+# mouse-up sends the whole drawing: separate strokes raced the reruns of a loaded server, and the answer could
+# be to a drawing the canvas never finished.
+TROUSERS = [
+    (0.33, 0.9), (0.33, 0.12), (0.67, 0.12), (0.67, 0.9), (0.62, 0.9), (0.62, 0.19), (0.57, 0.19),
+    (0.57, 0.9), (0.57, 0.19), (0.43, 0.19), (0.43, 0.9), (0.38, 0.9), (0.38, 0.19),
+]  # fmt: skip
+
+
+def canvas_box(page) -> dict:
+    """The canvas' place once the page has settled and the layout no longer moves (strokes land on it)."""
+    canvas = page.locator(CANVAS)
+    expect(canvas).to_be_visible(timeout=30_000)
+    wait_for_app(page)
+    page.wait_for_function(
+        """() => { const c = [...document.querySelectorAll('[data-testid=stBidiComponentIsolated]')]
+            .map(e => e.shadowRoot && e.shadowRoot.querySelector('canvas.upper-canvas')).find(Boolean);
+          if (!c) return false;
+          const r = c.getBoundingClientRect(), key = [r.x, r.y, r.width, r.height].join();
+          const same = window.__sketchBox === key; window.__sketchBox = key; return same; }""",
+        polling=250,
+        timeout=30_000,
+    )
+    return canvas.bounding_box()
 
 
 def answer(page):
@@ -77,12 +95,8 @@ def test_draw_and_classify_then_a_corrupt_upload(streamlit_server, page, trained
     )
     assert_no_errors(page)
 
-    canvas = page.locator(CANVAS)
-    expect(canvas).to_be_visible(timeout=30_000)
-    box = canvas.bounding_box()
-    draw_trousers(page, box)
-    # Every mouse-up reran the script; earlier answers (half a drawing) may show first, so wait for the
-    # answer to the whole drawing rather than for the first answer.
+    box = canvas_box(page)
+    stroke(page, box, TROUSERS, steps=4)
     t0 = time.perf_counter()
     expect(answer(page)).to_have_text(re.compile(r"^Trouser · \d+%$"), timeout=30_000)
     wait_for_app(page)
@@ -166,9 +180,7 @@ def test_a_right_facing_boot_is_an_ankle_boot_from_the_automatic_default_model(f
     wait_for_app(page)
     assert_no_errors(page)
 
-    canvas = page.locator(CANVAS)
-    expect(canvas).to_be_visible(timeout=30_000)
-    stroke(page, canvas.bounding_box(), BOOT_RIGHT, steps=8)
+    stroke(page, canvas_box(page), BOOT_RIGHT, steps=8)
     expect(answer(page)).to_have_text(re.compile(r"^Ankle boot · \d+%$"), timeout=30_000)
     expect(page.get_by_text("Your closed outline was filled")).to_be_visible()
     assert_no_errors(page)

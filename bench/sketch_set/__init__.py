@@ -4,7 +4,9 @@ the canvas' fill grey. Also random scribbles, for calibrating "this is not a gar
 
 `sketches.json` is written by `python -m bench.sketch_set.generate` (deterministic); it covers filled
 and outline drawings, thin (6 px) to thick (34 px) strokes, ruled and shaky freehand lines with
-gaps, small and off-centre drawings, and shoes facing left and right.
+gaps, small and off-centre drawings, and shoes facing left and right. `heldout.json` (60 drawings, by
+`python -m bench.sketch_set.generate_heldout`) draws other garments in other hands, rotated a little:
+never tune to it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from PIL import Image, ImageDraw
 CANVAS = 280
 HERE = Path(__file__).resolve().parent
 SKETCHES = HERE / "sketches.json"
+# A second, independent set (other garments, other hands): the held-out check against tuning to the first.
+HELDOUT = HERE / "heldout.json"
+SETS = {"main": SKETCHES, "heldout": HELDOUT}
 FILL_GREY = (179, 179, 179, 255)  # the page's SHAPE_FILL "#b3b3b3"
 
 
