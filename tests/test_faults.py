@@ -14,6 +14,7 @@ import time
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from fmnist_core.jobs import JobRunner, execute_run, resume_run
@@ -207,23 +208,62 @@ def test_cli_resume_continues_an_interrupted_run_under_its_id(tiny_env):
         [sys.executable, "-m", "fmnist_core", "resume", str(rid)], cwd=ROOT, capture_output=True, text=True
     )
     assert again.returncode == 1 and "only an interrupted run can be resumed" in again.stdout
+    # the same seed trained without a break ends where the killed and resumed run ended
+    from fmnist_core.data import load_fashion_mnist
+
+    unbroken = s.create_run(run_config := TrainConfig.from_dict(run.config), status="running")
+    assert execute_run(s, unbroken, run_config, load_fashion_mnist()) == "finished"
+    a, b = s.get_run(unbroken).last_val_accuracy, run.last_val_accuracy
+    print(f"final val accuracy: unbroken {a:.4f}, killed after a checkpoint and resumed {b:.4f}")
+    assert abs(a - b) <= 0.005
+    assert s.get_run(unbroken).test_accuracy == pytest.approx(run.test_accuracy, abs=0.005)
 
 
-def test_resumed_run_ends_within_0005_of_an_unbroken_run(tmp_path):
-    """Real data: break after epoch 3 (checkpoint), resume, compare the final validation accuracy.
+def test_a_run_past_its_wall_clock_limit_is_stopped_with_a_reason(tiny_env, tiny_data, monkeypatch):
+    """FMNIST_RUN_TIME_LIMIT: the worker stops the run at the limit (its results are kept, the error
+    says why), and `reconcile` ends a run whose worker outlived the limit without ending it."""
+    monkeypatch.setenv("FMNIST_RUN_TIME_LIMIT", "1.5")
+    s = RunStore(tiny_env)
+    cfg = TrainConfig(epochs=200, batch_size=8, val_subset=50)  # minutes of training without a limit
+    rid = s.create_run(cfg, status="running")
+    t0 = time.monotonic()
+    assert execute_run(s, rid, cfg, tiny_data) == "stopped"
+    took = time.monotonic() - t0
+    run = s.get_run(rid)
+    assert (
+        run.status == "stopped"
+        and "time limit of 1.5 s" in run.error
+        and "FMNIST_RUN_TIME_LIMIT" in run.error
+    )
+    assert run.epochs_done < cfg.epochs and len(s.points(rid)) > 0
+    assert took < 15  # stopped at the limit (plus a test evaluation and a save), not after 200 epochs
+    assert run.model_path and Path(run.model_path).exists() and run.test_accuracy is not None
+    # a worker that does not end its run: the store ends it once the limit (and the grace) are past
+    stuck = s.create_run(cfg.with_(seed=1), status="running")
+    s.conn.execute(
+        "UPDATE runs SET started = ?, heartbeat = ? WHERE id = ?", (time.time() - 10, time.time(), stuck)
+    )
+    s.conn.commit()
+    assert s.reconcile(stale_after=5.0, alive=lambda pid: True) == [stuck]
+    run = s.get_run(stuck)
+    assert run.status == "interrupted" and "ran past the time limit of 1.5 s" in run.error
+    # under the limit nothing happens
+    fresh = s.create_run(cfg.with_(seed=2), status="running")
+    assert s.reconcile(stale_after=5.0, alive=lambda pid: True) == []
+    assert s.get_run(fresh).status == "running"
 
-    Full-batch and no dropout, so that the batch order cannot matter: Keras' array shuffle cannot be
-    fast-forwarded to epoch k, so a resumed *shuffled* run draws other batches than an unbroken one
-    (measured: 0.005-0.018 apart after 4 epochs of the lab MLP, the size of epoch-to-epoch noise).
-    This checks what resume restores: weights, optimizer state, epoch counter.
-    """
+
+@pytest.mark.parametrize("augment", [None, "flip"])
+def test_a_resumed_run_trains_exactly_as_an_unbroken_one(tmp_path, augment):
+    """Real data, the lab MLP with its dropout, shuffled batches of 64: break during epoch 3 (the
+    checkpoint holds epoch 2), resume, and end with the very weights of an unbroken run (issue 9 asks
+    for the final validation accuracy within 0.005). Each epoch's batch order, augmentations and
+    dropout masks are functions of (seed, epoch), and the checkpoint holds weights and optimizer state."""
     from fmnist_core.data import load_fashion_mnist
     from fmnist_core.training import train
 
     data = load_fashion_mnist(download=False)
-    cfg = TrainConfig(
-        model=PRESETS["lab_mlp_nodropout"], epochs=6, train_subset=4096, batch_size=4096, seed=5
-    )
+    cfg = TrainConfig(epochs=4, train_subset=2000, val_subset=1000, seed=5, augment=augment)
     unbroken = train(cfg, data, evaluate_test=False)
     path = tmp_path / "checkpoint.keras"
     points: list[dict] = []
@@ -231,17 +271,39 @@ def test_resumed_run_ends_within_0005_of_an_unbroken_run(tmp_path):
         cfg,
         data,
         on_metrics=points.append,
-        on_epoch_done=lambda model, done: model.save(path) if done == 3 else None,
-        should_stop=lambda: sum(p["kind"] == "epoch" for p in points) >= 4,  # lands in epoch 5
+        on_epoch_done=lambda model, done: model.save(path) if done == 2 else None,
+        should_stop=lambda: sum(p["kind"] == "epoch" for p in points) >= 2 and points[-1]["kind"] == "batch",
         evaluate_test=False,
     )
-    assert first.stopped and first.epochs_done == 4
-    resumed = train(cfg, data, resume_from=path, initial_epoch=3, evaluate_test=False)
-    assert resumed.epochs_done == 6 and len(resumed.history["val_accuracy"]) == 3
+    assert first.stopped and first.epochs_done == 2  # the kill landed inside epoch 3
+    resumed = train(cfg, data, resume_from=path, initial_epoch=2, evaluate_test=False)
+    assert resumed.epochs_done == 4 and len(resumed.history["val_accuracy"]) == 2
     a, b = unbroken.history["val_accuracy"][-1], resumed.history["val_accuracy"][-1]
     print(f"final val accuracy: unbroken {a:.4f}, resumed {b:.4f}")
     assert abs(a - b) <= 0.005
-    assert resumed.history["val_accuracy"][0] > unbroken.history["val_accuracy"][1]  # it went on, not back
+    assert resumed.history == {k: v[2:] for k, v in unbroken.history.items()}  # epochs 3 and 4, to the bit
+    for w_resumed, w_unbroken in zip(resumed.model.get_weights(), unbroken.model.get_weights(), strict=True):
+        assert np.array_equal(w_resumed, w_unbroken)
+    # and the order did matter: another seed's run ends elsewhere
+    other = train(cfg.with_(seed=6), data, evaluate_test=False)
+    assert other.history["loss"] != unbroken.history["loss"]
+
+
+def test_each_epoch_draws_its_batches_from_seed_and_epoch_only(tiny_data):
+    """The pipeline started at epoch 2 yields what an unbroken one yields in its third pass."""
+    from fmnist_core.training import epoch_dataset, prepare_data
+
+    prepared = prepare_data(TrainConfig(batch_size=16, val_subset=50), tiny_data)
+
+    def passes(first_epoch: int, n: int) -> list[np.ndarray]:
+        ds = epoch_dataset(prepared, batch_size=16, seed=3, first_epoch=first_epoch, augment="flip")
+        return [np.concatenate([xb.numpy().ravel() for xb, _ in ds]) for _ in range(n)]
+
+    unbroken, resumed = passes(0, 3), passes(2, 1)
+    assert np.array_equal(unbroken[2], resumed[0])
+    assert not np.array_equal(unbroken[1], unbroken[2])  # each epoch has its own order
+    labels = np.concatenate([yb.numpy() for _, yb in epoch_dataset(prepared, batch_size=16, seed=3)])
+    assert sorted(labels.tolist()) == sorted(prepared.y_train.tolist())  # one pass: every image once
 
 
 # ------------------------------------------------------------------------------------ concurrency

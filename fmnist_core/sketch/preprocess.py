@@ -13,7 +13,6 @@ numpy, PIL and scipy only: no TensorFlow here.
 from __future__ import annotations
 
 import io
-import warnings
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -383,23 +382,21 @@ def load_upload(data: bytes, *, max_pixels: int = 20_000_000) -> Image.Image:
     """
     if not data:
         raise BadImageError("The file is empty.")
+    # No warnings filter (catch_warnings swaps process-wide state, unsafe with sessions on threads):
+    # PIL warns of a bomb above Image.MAX_IMAGE_PIXELS and raises above twice that; our own limit is
+    # kept at or below PIL's, so every image PIL would only warn about is refused here anyway.
+    limit = min(max_pixels, Image.MAX_IMAGE_PIXELS or max_pixels)
     try:
-        # Note: catch_warnings swaps process-wide filters; the explicit size check below is what
-        # guards uploads below PIL's own bomb limit, this only turns PIL's warning into an error.
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=UPLOAD_FORMATS)
-            w, h = image.size
-            if w * h > max_pixels:
-                raise BadImageError(
-                    f"The image is too large ({w}x{h} pixels; the limit is {max_pixels:,} pixels)."
-                )
-            if w < 1 or h < 1:
-                raise BadImageError("The image has no pixels.")
-            image.load()
+        image = Image.open(io.BytesIO(data), formats=UPLOAD_FORMATS)
+        w, h = image.size
+        if w * h > limit:
+            raise BadImageError(f"The image is too large ({w}x{h} pixels; the limit is {limit:,} pixels).")
+        if w < 1 or h < 1:
+            raise BadImageError("The image has no pixels.")
+        image.load()
     except BadImageError:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+    except Image.DecompressionBombError as exc:
         raise BadImageError(f"The image is too large to open safely ({exc}).") from exc
     except UnidentifiedImageError as exc:
         raise BadImageError(
