@@ -892,8 +892,10 @@ def leaderboard_bars(
     label: str = "variant",
     title: str = "",
 ) -> go.Figure:
-    """Horizontal bars with ±error whiskers, best (highest value) on top and highlighted; each bar is
-    labelled with its value ± error. Values in [0, 1] are shown as percentages."""
+    """Horizontal bars with ±error whiskers, best (highest value) on top and highlighted; each bar's
+    value ± error stands in a column right of the plot area, level with its bar, where no bar or whisker
+    reaches (a label inside or beside a bar collides with its whisker). Values in [0, 1] are shown as
+    percentages."""
     df = summary.sort_values(value, ascending=False, kind="stable").reset_index(drop=True)
     values = df[value].to_numpy(dtype=np.float64)
     errors = df[error].to_numpy(dtype=np.float64) if error in df else np.full(len(df), np.nan)
@@ -912,13 +914,22 @@ def leaderboard_bars(
             marker_color=[HIGHLIGHT if i == 0 else MUTED for i in range(len(df))],
             error_x=dict(type="data", array=np.nan_to_num(errors), visible=bool(np.isfinite(errors).any())),
             text=text,
-            # Inside the bar's end, so the label never sits on the error whisker.
-            textposition="inside",
-            insidetextanchor="end",
-            textfont=dict(color=["white" if i == 0 else "#1f2a36" for i in range(len(df))]),
+            textposition="none",  # the labels are the column of annotations below; the text is for hover
             hovertemplate="%{y}: %{text}<extra></extra>",
         )
     )
+    for i, (y, t) in enumerate(zip(df[label].astype(str), text, strict=True)):
+        fig.add_annotation(
+            x=1.0,
+            xref="paper",
+            xanchor="left",
+            xshift=8,
+            y=y,
+            yref="y",
+            text=t,
+            showarrow=False,
+            font=dict(color=HIGHLIGHT if i == 0 else "#1f2a36", size=13),
+        )
     top = np.nanmax(values + np.nan_to_num(errors)) if len(values) else 1.0
     low = 0.0
     if as_pct and len(values):
@@ -931,7 +942,10 @@ def leaderboard_bars(
         title_text=axis_title, tickformat=".0%" if as_pct else None, range=[low, top + 0.06 * span]
     )
     fig.update_yaxes(autorange="reversed")
-    return _style(fig, title=title, height=110 + 44 * max(len(df), 1), legend=False)
+    fig = _style(fig, title=title, height=110 + 44 * max(len(df), 1), legend=False)
+    # room for the label column: about 7.5 px a character at 13 px type
+    fig.update_layout(margin=dict(r=24 + int(7.5 * max((len(t) for t in text), default=0))))
+    return fig
 
 
 # --------------------------------------------------------------------------------------------- inside the model
@@ -1078,7 +1092,7 @@ def sweep_curves(
         _empty_annotation(fig, "No finished runs yet")
     rates = df["learning_rate"].to_numpy(float) if len(df) else np.array([])
     fig.update_xaxes(title_text="learning rate", type="log", tickvals=_log_ticks(rates) or None, tickformat="~g")
-    label = "last-epoch validation accuracy" if value == "val" else "test accuracy"
+    label = "validation accuracy" if value == "val" else "test accuracy"
     fig.update_yaxes(title_text=f"{label} (mean ± sd over seeds)", tickformat=".3~p")
     return _style(fig, title=title, height=420)
 

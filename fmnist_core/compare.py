@@ -34,19 +34,25 @@ from fmnist_core.studies.lab import (  # noqa: F401
     report_markdown,
 )
 from fmnist_core.studies.readback import (  # noqa: F401
+    FINAL,
     RUN_COLUMNS,
+    SELECT,
     epochs_to_target,
     is_active,
+    kept_validation,
     runs_csv,
     study_points,
     study_runs,
 )
 from fmnist_core.studies.schedule import (  # noqa: F401
     PlannedRun,
+    final_scheduled,
     get_spec,
     member_row,
     plan_counts,
+    plan_members,
     plan_study,
+    schedule_final,
     schedule_study,
     stop_study,
     study_record,
@@ -72,6 +78,7 @@ from fmnist_core.studies.spec import (  # noqa: F401
     StudySpec,
     default_rates,
     describe,
+    fresh_seeds,
     new_study_id,
     parse_rates,
     preset_name,
@@ -87,6 +94,7 @@ from fmnist_core.studies.stats import (  # noqa: F401
     ALPHA,
     EXACT,
     MAX_SEEDS_NEEDED,
+    METRIC_LABELS,
     METRIC_TITLES,
     METRICS,
     MIN_BOOTSTRAP_SEEDS,
@@ -104,12 +112,17 @@ from fmnist_core.studies.stats import (  # noqa: F401
     separation,
     summarize,
     verdict,
+    with_kept,
 )
 from fmnist_core.studies.sweep import (  # noqa: F401
     REPORT_BY,
     SELECT_BY,
     best_rates,
     comparison_runs,
+    final_members,
+    final_runs,
+    final_state,
+    selection_runs,
     sweep_table,
 )
 from fmnist_core.training import TrainConfig  # noqa: F401,E402  (tests build study bases through here)

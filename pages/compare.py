@@ -41,7 +41,8 @@ PAIRED_NOTE = (
 def choose_study_ui() -> str:
     """The study selector. The choice lives in session state and in the URL (`?study=<id>`), so a
     reload or a shared link reopens the study."""
-    studies = {s["id"]: s for s in get_store().studies()}
+    # newest first by id (ids are creation times): a re-saved study keeps its place
+    studies = {s["id"]: s for s in sorted(get_store().studies(), key=lambda s: s["id"], reverse=True)}
     pending = st.session_state.pop("compare_pending_study", None)
     from_url = st.query_params.get("study")
     if pending is not None:  # set before the widget is drawn: Streamlit forbids changing it afterwards
@@ -52,11 +53,15 @@ def choose_study_ui() -> str:
         st.session_state.pop("compare_study", None)  # deleted, or a stale link
 
     def label(sid: str) -> str:
+        # From the id, not the record's save time: a study re-saved while on screen (its final comparison
+        # scheduled, the CLI adding runs) must keep its label, or the selectbox would lose its choice.
         if sid == NEW:
             return "New study…"
-        s = studies[sid]
-        when = dt.datetime.fromtimestamp(s["created"]).strftime("%d %b %H:%M")
-        return f"{s['name']} — {when}"
+        try:
+            when = dt.datetime.strptime(sid[:15], "%Y%m%d-%H%M%S")
+        except ValueError:
+            when = dt.datetime.fromtimestamp(studies[sid]["created"])
+        return f"{studies[sid]['name']} — {when:%d %b %H:%M}"
 
     selected = st.selectbox(
         "Study",
@@ -251,8 +256,9 @@ def setup_ui() -> tuple[compare.StudySpec | None, str]:
     with lr_col:
         if kind == "sweep":
             st.caption(
-                "Each optimizer runs at every rate; its best rate is chosen on validation accuracy, and the "
-                "comparison at those rates is reported on the test set (which played no part in the choice)."
+                "Each optimizer runs at every rate; its best rate is chosen on validation accuracy. Then each "
+                "optimizer runs again at its best rate on fresh seeds, and that comparison is reported on the "
+                "test set: neither the seeds nor the images that chose a rate judge it (no selection bias)."
             )
         else:
             policy, shared_lr = lr_policy_ui()
@@ -327,6 +333,10 @@ def setup_ui() -> tuple[compare.StudySpec | None, str]:
     return spec, name
 
 
+def _seeds(seeds: tuple[int, ...]) -> str:
+    return ", ".join(map(str, seeds))
+
+
 def estimate_ui(spec: compare.StudySpec) -> bool:
     """Runs, reuse and the time estimate before starting; False (with how to shrink it) when the study is
     beyond the time budget."""
@@ -335,7 +345,15 @@ def estimate_ui(spec: compare.StudySpec) -> bool:
     reused = sum(p.source == "reused" for p in plan)
     running = sum(p.source == "already_running" for p in plan)
     cols = st.columns(4)
-    cols[0].metric("Runs", spec.n_runs, help=f"{len(spec.variants)} variants × {len(spec.seeds)} seeds")
+    what = f"{len(spec.variants)} variants × {len(spec.seeds)} seeds"
+    if spec.kind == "sweep":
+        n_rates = len(spec.lrs) if spec.lrs else len(compare.SWEEP_FACTORS)
+        what = (
+            f"{len(spec.variants)} optimizers × {n_rates} rates × seeds {_seeds(spec.seeds)} to choose each "
+            f"optimizer's rate, then {spec.n_final_runs} runs at the chosen rates on fresh seeds "
+            f"{_seeds(spec.final_seeds)}"
+        )
+    cols[0].metric("Runs", spec.n_runs, help=what)
     cols[1].metric("To train", spec.n_runs - reused - running)
     cols[2].metric(
         "Reused", reused, help="Finished runs with an identical config and seed are not trained again."
@@ -396,12 +414,14 @@ def render_study(study_id: str) -> None:
     spec = compare.get_spec(store, study_id)
     st.subheader(md_escape(study["name"]) or "Unnamed study")
     lr = f"shared learning rate {spec.shared_lr:g}" if spec.lr_policy == "shared" else "Keras' default rates"
+    seeds = f"seeds {_seeds(spec.seeds)}"
     if spec.kind == "sweep":
         lr = "rates " + (", ".join(f"{r:g}" for r in spec.lrs) if spec.lrs else "×0.1 … ×10 each default")
+        if spec.final_seeds:
+            seeds = f"rates chosen on seeds {_seeds(spec.seeds)}, compared on {_seeds(spec.final_seeds)}"
     subset = f" · {spec.base.train_subset:,} training images" if spec.base.train_subset else ""
     st.caption(
-        f"Study `{study_id}` · batch {spec.base.batch_size} · {lr} · seeds {', '.join(map(str, spec.seeds))}"
-        f"{subset} · target {spec.target:.0%}"
+        f"Study `{study_id}` · batch {spec.base.batch_size} · {lr} · {seeds}{subset} · target {spec.target:.0%}"
     )
     started = st.session_state.pop("compare_started", None)
     if started and started[0] == study_id:
@@ -436,19 +456,23 @@ def live_panel(study_id: str, spec: compare.StudySpec, was_active: bool) -> None
     runs = compare.study_runs(store, study_id)
     if was_active and not compare.is_active(runs):
         st.rerun()  # done: redraw the whole page once, without polling
-    prior = compare.sec_per_epoch_estimate(spec.base, store)
-    progress_ui(compare.study_progress(runs, sec_per_epoch=prior), active=was_active)
-    if spec.kind == "sweep":
-        sweep_ui_results(runs, spec, active=was_active)
-        return
     points = compare.study_points(store, runs)
+    prior = compare.sec_per_epoch_estimate(spec.base, store)
+    pending = (
+        spec.n_final_runs if spec.kind == "sweep" and not compare.final_scheduled(store, study_id) else 0
+    )
+    progress_ui(compare.study_progress(runs, sec_per_epoch=prior), active=was_active, pending=pending)
+    if spec.kind == "sweep":
+        sweep_ui_results(study_id, runs, spec, active=was_active)
+        return
     # Full width, one under the other: five variants' legend fits on one line above each chart.
     st.plotly_chart(
         charts.compare_curves(points, metric="val_accuracy", title="Validation accuracy"),
         key="compare_acc_chart",
     )
     st.plotly_chart(
-        charts.compare_curves(points, metric="val_loss", title="Validation loss"), key="compare_loss_chart"
+        charts.compare_curves(points, metric="val_loss", title="Validation loss"),
+        key="compare_loss_chart",
     )
     st.caption("Thin lines: one run per seed. Thick line and band: mean ± 1 sample std across seeds.")
     if spec.kind == "regularization":
@@ -459,12 +483,14 @@ def live_panel(study_id: str, spec: compare.StudySpec, was_active: bool) -> None
     leaderboard_ui(runs, spec, active=was_active)
 
 
-def progress_ui(p: compare.StudyProgress, *, active: bool) -> None:
+def progress_ui(p: compare.StudyProgress, *, active: bool, pending: int = 0) -> None:
     parts = [f"{p.done} / {p.total} runs done"]
     if p.running:
         parts.append(f"{p.running} training")
     if p.queued:
         parts.append(f"{p.queued} queued")
+    if pending:
+        parts.append(f"then {pending} at the best rates on fresh seeds")
     if active:
         parts.append(f"about {compare.format_duration(p.eta_seconds)} left")
     st.progress(p.fraction, text=" · ".join(parts))
@@ -475,8 +501,10 @@ def progress_ui(p: compare.StudyProgress, *, active: bool) -> None:
         )
 
 
-def sweep_ui_results(runs: pd.DataFrame, spec: compare.StudySpec, *, active: bool) -> None:
-    """Accuracy against learning rate, then the comparison at each optimizer's best rate."""
+def sweep_ui_results(study_id: str, runs: pd.DataFrame, spec: compare.StudySpec, *, active: bool) -> None:
+    """Accuracy against learning rate (the selection runs), then the comparison at each optimizer's best
+    rate: on fresh seeds once the selection has ended (scheduled here, once), or for a sweep saved before
+    fresh seeds, on its own selection runs (said to be biased)."""
     table = compare.sweep_table(runs)
     best = compare.best_rates(runs)
     label = {o: OPTIMIZERS[o].label if o in OPTIMIZERS else o for o in table["optimizer"].unique()}
@@ -490,8 +518,9 @@ def sweep_ui_results(runs: pd.DataFrame, spec: compare.StudySpec, *, active: boo
         key="compare_sweep_chart",
     )
     st.caption(
-        "One curve per optimizer: mean over seeds of the last-epoch validation accuracy, band ±1 sample sd; "
-        "the ring marks the rate chosen (best on validation)."
+        f"One curve per optimizer: mean over the selection seeds ({_seeds(spec.seeds)}) of the validation "
+        "accuracy of each run's kept weights, band ±1 sample sd; the ring marks the rate chosen (best on "
+        "validation)."
     )
     failed = table[table["failed"] > 0]
     if len(failed):
@@ -499,15 +528,51 @@ def sweep_ui_results(runs: pd.DataFrame, spec: compare.StudySpec, *, active: boo
             "Runs that failed (e.g. the loss diverged at a high rate): "
             + ", ".join(f"{r.optimizer} {r.learning_rate:g} ({r.failed})" for r in failed.itertuples())
         )
+    store = get_store()
+    record = compare.final_scheduled(store, study_id)
+    state = compare.final_state(spec, runs, scheduled=record is not None)
+    if state == "ready":  # the selection has ended: the final comparison is queued once, by whoever sees it
+        compare.schedule_final(get_runner(), study_id)
+        st.rerun()
+    if state == "waiting":
+        st.info(
+            f"When the sweep's runs have ended, each optimizer runs again at its best rate on fresh seeds "
+            f"{_seeds(spec.final_seeds)}; that comparison is the race's result.",
+            icon=":material/hourglass_top:",
+        )
+        return
+    if state == "blocked":
+        st.warning(
+            "Some runs of the sweep were stopped or interrupted, so the rates would be chosen on fewer seeds "
+            "than planned. Start the same study again to train the missing runs, or compare now.",
+            icon=":material/warning:",
+        )
+        if best and st.button("Compare at the best rates now", key="compare_final_force"):
+            compare.schedule_final(get_runner(), study_id, force=True)
+            st.rerun()
+        return
+    if record:  # the rates the final runs were queued at, in the study's order (the record's is sorted)
+        best = {o: float(record["best"][o]) for o in spec.variants if o in record["best"]}
     if not best:
         return
-    st.markdown(
-        "**At each optimizer's best rate** — "
-        + ", ".join(f"{OPTIMIZERS[o].label} {lr:g}" for o, lr in best.items())
-        + ". Chosen on validation, reported on test; these are the sweep's own runs at those rates (the same "
-        "configs and seeds, so nothing trains twice)."
-    )
-    leaderboard_ui(compare.comparison_runs(runs, best), spec, active=active, rank_by=compare.REPORT_BY)
+    rates = ", ".join(f"{OPTIMIZERS[o].label} {lr:g}" for o, lr in best.items())
+    if state == "legacy":
+        st.markdown(f"**At each optimizer's best rate** — {rates}.")
+        st.warning(
+            "This sweep was saved before the final comparison ran on fresh seeds: the comparison below reuses "
+            "the runs that chose the rates, which favours whichever rate was luckiest on those seeds "
+            "(selection bias). Start the same sweep again for a fresh-seed comparison; finished runs are reused.",
+            icon=":material/warning:",
+        )
+        comparison = compare.comparison_runs(runs, best, reuse_selection=True)
+    else:
+        st.markdown(
+            f"**At each optimizer's best rate** — {rates}. Rates chosen on validation with seeds "
+            f"{_seeds(spec.seeds)}; the comparison runs on fresh seeds {_seeds(spec.final_seeds)} and is "
+            "reported on test, so neither the seeds nor the images that chose a rate judge it."
+        )
+        comparison = compare.comparison_runs(runs, best)
+    leaderboard_ui(comparison, spec, active=active, rank_by=compare.REPORT_BY)
 
 
 def leaderboard_ui(
@@ -529,30 +594,41 @@ def leaderboard_ui(
         ),
         axis=1,
     )
-    st.dataframe(styled, hide_index=True, key="compare_leaderboard")
     ranked_on = compare.METRIC_TITLES[rank_by]
+    bars = summary[summary["runs"] > 0].rename(
+        columns={f"{rank_by}_mean": ranked_on, f"{rank_by}_std": "std"}
+    )
+    bar_chart = charts.leaderboard_bars(
+        bars, value=ranked_on, error="std", label="label", title="Mean ± std across seeds"
+    )
+    st.dataframe(styled, hide_index=True, key="compare_leaderboard")
+    early = "early_stopping" in runs and runs["early_stopping"].notna().any()
     st.caption(
         f"Ranked by {ranked_on}"
-        + (" (what the lab compared)" if rank_by == "last_val" else "")
+        + (
+            ": the last epoch's, as the lab compared"
+            + (
+                ", or, for early stopping, the best epoch's (Keras restored those weights; the number is read "
+                "from that run's epoch points, and since the epoch was picked on this validation set it is a "
+                "little optimistic: test accuracy is not)"
+                if early
+                else ""
+            )
+            if rank_by == "val"
+            else ""
+        )
         + ". ± is the sample standard deviation across seeds (ddof=1); min–max is the range. The four columns "
         "after it compare the top variant with each other one, seed by seed: the mean paired difference in "
         "accuracy points, its 95% t interval (and a bootstrap interval from 5 seeds on), the paired t-test's "
         "p-value, and about how many seeds would separate the two at this difference and spread. "
         + PAIRED_NOTE
     )
-    bars = summary[summary["runs"] > 0].rename(
-        columns={f"{rank_by}_mean": ranked_on, f"{rank_by}_std": "std"}
-    )
-    st.plotly_chart(
-        charts.leaderboard_bars(
-            bars,
-            value=ranked_on,
-            error="std",
-            label="label",
-            title="Mean ± std across seeds",
-        ),
-        key="compare_bars",
-    )
+    if early and "kept_exact" in runs and not runs["kept_exact"].all():
+        st.caption(
+            "Some early-stopping runs were resumed after an interruption; Keras' early stopping restarts its "
+            "count at a resume, so the epoch it kept may differ from the best epoch used here."
+        )
+    st.plotly_chart(bar_chart, key="compare_bars")
 
 
 def results_ui(study_id: str, runs: pd.DataFrame) -> None:
@@ -561,9 +637,12 @@ def results_ui(study_id: str, runs: pd.DataFrame) -> None:
             "run_id",
             "label",
             "seed",
+            "phase",
             "status",
             "source",
             "epochs_done",
+            "kept_val_accuracy",
+            "kept_epoch",
             "last_val_accuracy",
             "best_val_accuracy",
             "test_accuracy",
@@ -571,6 +650,8 @@ def results_ui(study_id: str, runs: pd.DataFrame) -> None:
             "seconds_per_epoch",
             "error",
         ]
+        if not (runs["phase"] == compare.FINAL).any():
+            cols.remove("phase")
         st.dataframe(runs[cols], hide_index=True, key="compare_runs_table")
     st.download_button(
         "Download every run (CSV)",

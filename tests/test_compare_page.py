@@ -118,7 +118,7 @@ def test_finished_study_reopens_from_the_url_with_leaderboard_and_csv(app_home):
     ), sentence
     table = at.dataframe[0].value
     assert list(table["variant"]) == ["RMSprop", "Adam", "SGD"] and table["rank"].iloc[0] == 1
-    assert list(table["last val acc"])[:2] == ["0.874 ± 0.002", "0.873 ± 0.002"]  # mean ± sd stays
+    assert list(table["val acc"])[:2] == ["0.874 ± 0.002", "0.873 ± 0.002"]  # mean ± sd stays
     assert table["top ahead by (points)"].iloc[0] == "(top)" and table["p"].iloc[1] != ""
     assert any("Paired by seed" in c.value and "initial weights" in c.value for c in at.caption)
     assert "9 / 9 runs done" in at.get("progress")[0].proto.text
@@ -162,6 +162,21 @@ def test_regularization_study_shows_the_overfitting_chart(app_home):
     assert any("Dropout 0.5 (lab)" in str(t) for t in at.dataframe[0].value["variant"])
 
 
+def test_an_early_stopping_study_is_ranked_by_the_weights_kept_and_says_so(app_home):
+    from tests.test_compare_honest import early_stop_study
+
+    sid = early_stop_study(app_home)
+    at = open_compare(study=sid)
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value
+    assert (
+        table["variant"].iloc[0].startswith("Early stopping") and table["val acc"].iloc[0] == "0.881 ± 0.001"
+    )
+    assert "last val acc" in table  # shown beside it: early stopping kept another epoch's weights
+    captions = " ".join(c.value for c in at.caption)
+    assert "validation accuracy of the weights kept" in captions and "the best epoch's" in captions
+
+
 @pytest.mark.parametrize("seeds", [99999, 0, -3])
 def test_out_of_range_seeds_are_refused_not_replaced(app_home, seeds):
     at = open_compare()
@@ -195,7 +210,8 @@ def test_sweep_form_refuses_bad_rates_and_counts_runs(app_home):
     at = open_compare()
     at.radio(key="compare_kind").set_value("sweep").run()
     assert at.multiselect(key="compare_sweep_optimizers").value == ["sgd", "adagrad", "adam", "rmsprop"]
-    assert {m.label: m.value for m in at.metric}["Runs"] == "60"  # 4 optimizers x 5 rates x 3 seeds
+    # 4 optimizers x 5 rates x 3 seeds, then 4 optimizers x 3 fresh seeds at their best rates
+    assert {m.label: m.value for m in at.metric}["Runs"] == "72"
     assert any("Adam 0.0001, 0.0003, 0.001, 0.003, 0.01" in c.value for c in at.caption)
     at.radio(key="compare_lr_mode").set_value("list").run()
     assert at.text_input(key="compare_lrs").value == "1e-4, 3e-4, 1e-3, 3e-3, 1e-2"
@@ -212,7 +228,7 @@ def test_sweep_form_refuses_bad_rates_and_counts_runs(app_home):
     at.text_input(key="compare_lrs").set_value("1e-3, 1e-2").run()
     at.multiselect(key="compare_sweep_optimizers").set_value(["sgd", "adam"])
     at.number_input(key="compare_seeds").set_value(2).run()
-    assert {m.label: m.value for m in at.metric}["Runs"] == "8"
+    assert {m.label: m.value for m in at.metric}["Runs"] == "12"  # 2 x 2 x 2, then 2 x 2 fresh
     assert not at.button(key="compare_start").disabled
 
 
@@ -225,7 +241,18 @@ def test_a_study_beyond_the_budget_is_refused_with_how_to_shrink_it(app_home, mo
     assert at.button(key="compare_start").disabled
 
 
-def fake_finished_sweep(home) -> str:
+def _sweep_numbers(r) -> tuple[float, float]:
+    """(last val, test) of a fake sweep run: peaks at SGD 0.1 and Adam 0.001, Adam a little ahead."""
+    peak = {"sgd": 1e-1, "adam": 1e-3}
+    last = 0.86 - 0.03 * abs(np.log10(r.learning_rate / peak[r.optimizer])) + 0.002 * r.seed
+    last += 0.005 if r.optimizer == "adam" else 0.0
+    return last, last - 0.01 + 0.001 * (r.seed * (r.optimizer == "sgd"))
+
+
+def fake_finished_sweep(home, *, final: bool = True, legacy: bool = False) -> str:
+    """A finished sweep (2 optimizers x 3 rates x seeds 0, 1), then, with `final`, its final comparison
+    at the best rates on fresh seeds 2, 3, scheduled as the page does and finished by hand. `legacy`: a
+    sweep saved before fresh seeds existed (its record has no final seeds)."""
     from tests.test_compare import QueueOnlyRunner, finish_fake
 
     runner = QueueOnlyRunner(home)
@@ -237,30 +264,49 @@ def fake_finished_sweep(home) -> str:
         lrs=(1e-3, 1e-2, 1e-1),
     )
     sid, _ = compare.schedule_study(runner, spec, name="fake sweep")
-    peak = {"sgd": 1e-1, "adam": 1e-3}
+    if legacy:
+        study = runner.store.get_study(sid)
+        record = {k: v for k, v in study["spec"].items() if k != "final_seeds"}
+        runner.store.save_study(sid, study["name"], record)
     for r in compare.study_runs(runner.store, sid).itertuples():
-        last = 0.86 - 0.03 * abs(np.log10(r.learning_rate / peak[r.optimizer])) + 0.002 * r.seed
-        last += 0.005 if r.optimizer == "adam" else 0.0
-        finish_fake(
-            runner.store,
-            r.run_id,
-            [last - 0.02, last],
-            test=last - 0.01 + 0.001 * (r.seed * (r.optimizer == "sgd")),
-        )
+        last, test = _sweep_numbers(r)
+        finish_fake(runner.store, r.run_id, [last - 0.02, last], test=test)
+    if final and not legacy:
+        assert compare.schedule_final(runner, sid) == {"queued": 4, "reused": 0, "already_running": 0}
+        for r in compare.study_runs(runner.store, sid).itertuples():
+            if r.status == "queued":
+                last, test = _sweep_numbers(r)
+                finish_fake(runner.store, r.run_id, [last - 0.02, last], test=test)
     return sid
 
 
-def test_finished_sweep_shows_accuracy_against_rate_and_the_race_at_best_rates(app_home):
+def test_finished_sweep_shows_accuracy_against_rate_and_the_race_on_fresh_seeds(app_home):
     sid = fake_finished_sweep(app_home)
     at = open_compare(study=sid)
     assert not at.exception, at.exception
     charts = at.get("plotly_chart")
     assert len(charts) == 2  # accuracy against rate, leaderboard bars
     assert any("Validation accuracy against learning rate" in c.proto.spec for c in charts)
-    assert any("SGD 0.1, Adam 0.001" in m.value for m in at.markdown)
+    said = " ".join(m.value for m in at.markdown)
+    assert "SGD 0.1, Adam 0.001" in said and "seeds 0, 1" in said and "fresh seeds 2, 3" in said
     table = at.dataframe[0].value
     assert list(table["variant"]) == ["Adam (lr 0.001)", "SGD (lr 0.1)"]
+    assert list(table["runs"]) == ["2/2", "2/2"]  # the final runs only, not the selection's
     assert any("Ranked by test accuracy" in c.value for c in at.caption)
+    runs = compare.study_runs(RunStore(app_home), sid)
+    final = runs[runs["phase"] == compare.FINAL]
+    assert sorted(set(final["seed"])) == [2, 3] and len(runs) == 16
+    assert not at.warning
+
+
+def test_a_sweep_saved_before_fresh_seeds_says_its_comparison_is_biased(app_home):
+    sid = fake_finished_sweep(app_home, legacy=True)
+    at = open_compare(study=sid)
+    assert not at.exception, at.exception
+    assert any("selection bias" in w.value for w in at.warning)
+    table = at.dataframe[0].value
+    assert list(table["variant"]) == ["Adam (lr 0.001)", "SGD (lr 0.1)"]  # its own runs at the best rates
+    assert len(RunStore(app_home).runs()) == 12  # and nothing was queued
 
 
 # ------------------------------------------------------------------------------------ reproducing the lab

@@ -1,5 +1,5 @@
 """Real browser: a tiny learning-rate sweep set up through the compare page trains, shows accuracy against
-learning rate (one curve per optimizer), and races the optimizers at their best rates."""
+learning rate (one curve per optimizer), and races the optimizers at their best rates on fresh seeds."""
 
 from __future__ import annotations
 
@@ -40,7 +40,8 @@ def test_a_sweep_study_shows_accuracy_against_rate(streamlit_server, page):
     wait_for_app(page)
     set_number(page, "Training images", 300)
     set_number(page, "Validation images", 300)
-    expect(page.get_by_test_id("stMetric").filter(has_text="Runs")).to_contain_text("4")
+    # 2 optimizers x 2 rates x seed 0, then each at its best rate on fresh seed 1
+    expect(page.get_by_test_id("stMetric").filter(has_text="Runs")).to_contain_text("6")
     expect(page.get_by_test_id("stMetric").filter(has_text="Estimated time")).to_be_visible()
     assert_no_errors(page)
 
@@ -49,7 +50,9 @@ def test_a_sweep_study_shows_accuracy_against_rate(streamlit_server, page):
     expect(page.get_by_role("heading", name="Leaderboard", exact=True)).to_be_visible(timeout=240_000)
     # .first: while the study ends, the page can briefly hold the chart twice (live panel, then results)
     expect(page.get_by_text("Validation accuracy against learning rate").first).to_be_visible()
-    expect(page.get_by_text(re.compile(r"At each optimizer's best rate"))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"At each optimizer's best rate")).first).to_be_visible()
+    expect(page.get_by_text(re.compile(r"comparison runs on fresh seeds 1 ")).first).to_be_visible()
+    expect(page.get_by_test_id("stProgress").first).to_contain_text("6 / 6 runs done")
     # one line per optimizer, a point per rate (Plotly 6 sends arrays base64-encoded: count via _fullData)
     lines = page.evaluate(
         """() => {

@@ -63,19 +63,23 @@ def sec_per_epoch_estimate(config: TrainConfig, store: RunStore | None = None) -
 
 
 def estimate_seconds(spec: StudySpec, store: RunStore | None = None, *, parallel: int | None = None) -> float:
-    """Wall-clock seconds to train the study's runs that are not already finished, `parallel` runs at a
-    time (default: as many as the executor trains at once, `fmnist_core.executors.parallel_runs`: 1
-    locally, the Ray cluster's share)."""
+    """Wall-clock seconds to train the study's runs that are not already finished, a sweep's final
+    comparison on fresh seeds included, `parallel` runs at a time (default: as many as the executor
+    trains at once, `fmnist_core.executors.parallel_runs`: 1 locally, the Ray cluster's share)."""
     plan = (
         plan_study(store, spec)
         if store is not None
         else [PlannedRun(v, s, variant_config(spec, v, s), "new") for v, s in study_members(spec)]
     )
     todo = [p for p in plan if p.source != "reused"]
-    if not todo:
+    # a sweep's final comparison: its rates are not chosen yet, so each of its runs counts as new
+    n = len(todo) + spec.n_final_runs
+    if not n:
         return 0.0
-    per_epoch = sec_per_epoch_estimate(todo[0].config, store)
-    waves = math.ceil(len(todo) / max(1, parallel or parallel_runs()))
+    per_epoch = sec_per_epoch_estimate(todo[0].config if todo else spec.base, store)
+    at_once = max(1, parallel or parallel_runs())
+    # the final comparison waits for the sweep's choice of rates: two rounds of waves, not one
+    waves = math.ceil(len(todo) / at_once) + math.ceil(spec.n_final_runs / at_once)
     return waves * (spec.base.epochs * per_epoch + RUN_OVERHEAD_S)
 
 

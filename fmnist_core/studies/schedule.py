@@ -2,11 +2,14 @@
 queued or training, else queue new ones), record the study's members, stop it.
 
 A study is a group of runs sharing a study id; a run whose config and seed are identical to a finished
-one (same `TrainConfig.key()`) is reused, not retrained.
+one (same `TrainConfig.key()`) is reused, not retrained. A sweep schedules in two phases: its members
+(every optimizer x rate x selection seed) at once, then, once they have ended, the final comparison at
+each optimizer's best rate on fresh seeds (`schedule_final`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -20,6 +23,7 @@ from fmnist_core.studies.spec import (
     variant_config,
     variant_label,
 )
+from fmnist_core.studies.sweep import best_rates, final_members, final_state
 from fmnist_core.training import TrainConfig
 
 if TYPE_CHECKING:
@@ -42,8 +46,15 @@ def plan_study(store: RunStore, spec: StudySpec, *, attach_queued: bool = True) 
     attach_queued=False attaches only to runs a live worker is training (the CLI trains queued ones itself,
     since no app worker may be there to take them).
     """
+    return plan_members(store, spec, study_members(spec), attach_queued=attach_queued)
+
+
+def plan_members(
+    store: RunStore, spec: StudySpec, members: Iterable[tuple[str, int]], *, attach_queued: bool = True
+) -> list[PlannedRun]:
+    """`plan_study` for these (variant, seed) pairs of the study (a sweep's final comparison, say)."""
     out = []
-    for variant, seed in study_members(spec):
+    for variant, seed in members:
         config = variant_config(spec, variant, seed)
         key = config.key()
         done = store.find_finished(key)
@@ -100,22 +111,74 @@ def schedule_study(
         if (p.variant, p.seed) in own:
             p = replace(p, source="new")
             run_id = own[(p.variant, p.seed)]
-        elif p.source == "new":
-            label = f"{name or describe(spec)}: {variant_label(spec.kind, p.variant)}, seed {p.seed}"
-            # create-once: a second study scheduling the same config at the same moment shares the run
-            submit_once = getattr(runner, "submit_once", None)
-            if submit_once is not None:
-                run_id, created = submit_once(p.config, label=label, study_id=study_id, variant=p.variant)
-                if not created:
-                    p = replace(p, source="already_running")
-            else:
-                run_id = runner.submit(p.config, label=label, study_id=study_id, variant=p.variant)
         else:
-            run_id = p.run_id
+            p, run_id = _submit(
+                runner, p, f"{name or describe(spec)}: {variant_label(spec.kind, p.variant)}", study_id
+            )
         members.append(member_row(p, run_id))
     counts = plan_counts([m["source"] for m in members])
     store.save_study(study_id, name or describe(spec), study_record(spec, members, counts))
     return study_id, counts
+
+
+def _submit(runner: JobRunner, p: PlannedRun, what: str, study_id: str) -> tuple[PlannedRun, int]:
+    """Queue a planned run ("new") or take the existing one; returns (the plan as it went, run id)."""
+    if p.source != "new":
+        return p, int(p.run_id)
+    label = f"{what}, seed {p.seed}"
+    # create-once: a second study scheduling the same config at the same moment shares the run
+    submit_once = getattr(runner, "submit_once", None)
+    if submit_once is not None:
+        run_id, created = submit_once(p.config, label=label, study_id=study_id, variant=p.variant)
+        if not created:
+            p = replace(p, source="already_running")
+    else:
+        run_id = runner.submit(p.config, label=label, study_id=study_id, variant=p.variant)
+    return p, int(run_id)
+
+
+def schedule_final(runner: JobRunner, study_id: str, *, force: bool = False) -> dict[str, int] | None:
+    """Queue a sweep's final comparison: each optimizer at its best rate (chosen on the selection runs'
+    validation accuracy) on the fresh seeds. Returns its counts (as `schedule_study`'s), or None when there
+    is nothing to schedule yet (selection runs still active; not a sweep; a sweep saved before fresh
+    seeds). Idempotent: a second call returns the first call's counts and queues nothing.
+
+    When some selection run was stopped or interrupted (`final_state` "blocked") it schedules only with
+    `force=True`: the rates would be chosen on fewer seeds than planned, which the user should decide."""
+    store = runner.store
+    study = store.get_study(study_id)
+    if study is None:
+        return None
+    record = dict(study["spec"])
+    if "final" in record:
+        return dict(record["final"].get("counts", {}))
+    spec = StudySpec.from_dict(record)
+    if spec.kind != "sweep":
+        return None
+    runs = study_runs(store, study_id)
+    state = final_state(spec, runs, scheduled=False)
+    if state not in ("ready", "blocked") or (state == "blocked" and not force):
+        return None
+    best = best_rates(runs)
+    if not best:
+        return None
+    members = list(record.get("members", []))
+    rows = []
+    for p in plan_members(store, spec, final_members(spec, best)):
+        what = f"{study['name']}: final comparison, {variant_label(spec.kind, p.variant)}"
+        p, run_id = _submit(runner, p, what, study_id)
+        rows.append(member_row(p, run_id))
+    counts = plan_counts([m["source"] for m in rows])
+    record["members"] = members + rows
+    record["final"] = {"best": best, "counts": counts, "forced": state == "blocked"}
+    store.save_study(study_id, study["name"], record)
+    return counts
+
+
+def final_scheduled(store: RunStore, study_id: str) -> dict[str, Any] | None:
+    """The sweep's final-comparison record ({"best", "counts", "forced"}) once scheduled, else None."""
+    study = store.get_study(study_id)
+    return dict(study["spec"]["final"]) if study and "final" in study["spec"] else None
 
 
 def get_spec(store: RunStore, study_id: str) -> StudySpec | None:

@@ -32,9 +32,11 @@ L2_STRENGTH = 1e-4
 EARLY_STOP_PATIENCE = 2  # epochs without a better validation accuracy before the "early_stop" variant stops
 # A sweep's default grid: 5 rates on a log scale around each optimizer's Keras default (x0.1 ... x10).
 SWEEP_FACTORS: tuple[float, ...] = (0.1, 0.3, 1.0, 3.0, 10.0)
-# The metric the ranking and the verdict use: last-epoch validation accuracy, as the lab did.
-# (Best-epoch accuracy picks the maximum over epochs on the validation set, an optimistic choice.)
-RANK_BY = "last_val"
+# The metric the ranking and the verdict use: the validation accuracy of the weights each run kept: its
+# last epoch's, as the lab compared, or, where early stopping restored the best epoch's weights, that
+# epoch's (readback.kept_validation). Best-epoch accuracy of a run that kept its last weights would pick the
+# maximum over epochs on the validation set: an optimistic number for a model nobody has.
+RANK_BY = "val"
 
 # -- regularization variants ------------------------------------------------------------------------
 # Each isolates one regularizer against "none", so differences are attributable to it.
@@ -112,6 +114,11 @@ class StudySpec:
     shared_lr: float | None = None
     target: float = DEFAULT_TARGET  # validation accuracy that "epochs to target" counts up to
     lrs: tuple[float, ...] = ()  # a sweep's rates, the same for every optimizer (empty: around each default)
+    # A sweep's final comparison runs each optimizer at its chosen rate on these seeds, disjoint from
+    # `seeds` (the seeds that chose the rate would otherwise also judge it: selection bias). None: as many
+    # fresh seeds as `seeds`, numbered after them. () only in sweeps saved before fresh seeds existed: their
+    # comparison reuses the selection runs, and the page says so.
+    final_seeds: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.base, dict):
@@ -119,6 +126,12 @@ class StudySpec:
         object.__setattr__(self, "variants", tuple(str(v) for v in self.variants))
         object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
         object.__setattr__(self, "lrs", tuple(float(r) for r in self.lrs))
+        final = self.final_seeds
+        if self.kind != "sweep":
+            final = ()
+        elif final is None:
+            final = fresh_seeds(self.seeds)
+        object.__setattr__(self, "final_seeds", tuple(int(s) for s in final))
         problems = study_problems(self)
         if problems:
             raise ValueError("; ".join(problems))
@@ -130,7 +143,13 @@ class StudySpec:
 
     @property
     def n_runs(self) -> int:
-        return sum(1 for _ in study_members(self))
+        """Every run the study trains or reuses: its members, plus a sweep's final comparison."""
+        return sum(1 for _ in study_members(self)) + self.n_final_runs
+
+    @property
+    def n_final_runs(self) -> int:
+        """A sweep's final comparison: each optimizer at its chosen rate on each fresh seed."""
+        return len(self.variants) * len(self.final_seeds) if self.kind == "sweep" else 0
 
     def to_dict(self) -> dict[str, Any]:
         d = {
@@ -144,14 +163,25 @@ class StudySpec:
         }
         if self.lrs:
             d["lrs"] = list(self.lrs)
+        if self.kind == "sweep":
+            d["final_seeds"] = list(self.final_seeds)
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> StudySpec:
         known = set(cls.__dataclass_fields__)
+        legacy_sweep = d.get("kind") == "sweep" and "final_seeds" not in d
         d = {k: v for k, v in d.items() if k in known}
         d["base"] = TrainConfig.from_dict(d.get("base", {}))
+        if legacy_sweep:  # saved before fresh seeds: its comparison was the selection runs themselves
+            d["final_seeds"] = ()
         return cls(**d)
+
+
+def fresh_seeds(seeds: tuple[int, ...]) -> tuple[int, ...]:
+    """As many seeds as `seeds`, numbered right after the largest: (0, 1, 2) -> (3, 4, 5)."""
+    start = max(seeds, default=-1) + 1
+    return tuple(range(start, start + len(seeds)))
 
 
 def default_rates(optimizer: str) -> tuple[float, ...]:
@@ -217,10 +247,14 @@ def study_problems(spec: StudySpec) -> list[str]:
         out.append("a study needs at least one seed")
     if len(set(spec.seeds)) != len(spec.seeds):
         out.append("each seed may appear only once")
-    if any(not 0 <= s < 2**31 for s in spec.seeds):
+    if any(not 0 <= s < 2**31 for s in (*spec.seeds, *spec.final_seeds)):
         out.append("seeds must be from 0 to 2^31-1")
+    if set(spec.final_seeds) & set(spec.seeds):
+        out.append("the final comparison's seeds must differ from the seeds that chose the rates")
+    if len(set(spec.final_seeds)) != len(spec.final_seeds):
+        out.append("each final seed may appear only once")
     if not out:
-        n = sum(1 for _ in study_members(spec))
+        n = sum(1 for _ in study_members(spec)) + spec.n_final_runs
         if n > MAX_RUNS:
             out.append(f"{n} runs is too many for one study (at most {MAX_RUNS})")
     if spec.lr_policy not in ("default", "shared"):

@@ -25,6 +25,7 @@ MAX_SEEDS_NEEDED = 1000
 EXACT = 1e-12  # differences this small are rounding, not a spread
 
 METRICS = {  # summary prefix -> runs-table column
+    "val": "kept_val_accuracy",  # the weights each run kept (readback.kept_validation)
     "last_val": "last_val_accuracy",
     "best_val": "best_val_accuracy",
     "test": "test_accuracy",
@@ -32,6 +33,7 @@ METRICS = {  # summary prefix -> runs-table column
     "sec_per_epoch": "seconds_per_epoch",
 }
 METRIC_TITLES = {
+    "val": "validation accuracy of the weights kept",
     "last_val": "last-epoch validation accuracy",
     "best_val": "best-epoch validation accuracy",
     "test": "test accuracy",
@@ -61,7 +63,7 @@ def summarize(runs_table: pd.DataFrame, *, rank_by: str = RANK_BY) -> pd.DataFra
     if rank_by not in METRICS:
         raise ValueError(f"rank_by must be one of {', '.join(METRICS)}")
     rows = []
-    df = runs_table
+    df = with_kept(runs_table)
     if "label" not in df:
         df = df.assign(label=df["variant"])
     for variant, g in df.groupby("variant", sort=False):
@@ -121,8 +123,17 @@ class Paired:
         return "distinguishable" if self.p < ALPHA else "not distinguishable"
 
 
+def with_kept(runs: pd.DataFrame) -> pd.DataFrame:
+    """`runs` with a kept-weights validation accuracy: a table made without one (by hand, or before
+    early stopping existed) kept its last epoch's weights."""
+    if "kept_val_accuracy" in runs or "last_val_accuracy" not in runs:
+        return runs
+    return runs.assign(kept_val_accuracy=runs["last_val_accuracy"])
+
+
 def paired_values(runs: pd.DataFrame, variant: str, column: str) -> pd.Series:
     """seed -> value of `column` over the variant's finished runs."""
+    runs = with_kept(runs)
     g = runs[(runs["variant"] == variant) & (runs["status"] == "finished")]
     return g.set_index("seed")[column].astype(float).dropna()
 
@@ -285,9 +296,14 @@ def leaderboard_table(
     summary: pd.DataFrame, runs: pd.DataFrame | None = None, *, target: float = DEFAULT_TARGET
 ) -> pd.DataFrame:
     """The summary as display strings (mean ± sample sd, [min–max]) and, given the runs, the top
-    variant against each other one: mean paired difference, 95% CI, p-value, seeds to separate."""
+    variant against each other one: mean paired difference, 95% CI, p-value, seeds to separate.
+
+    Columns: rank, variant, runs, the ranking metric and its min–max, the paired comparison, then the
+    other metrics. "last val acc" appears beside "val acc" only where they differ (early stopping kept
+    another epoch's weights) or when it is the ranking metric."""
     rank_by = summary.attrs.get("rank_by", RANK_BY)
     paired = paired_vs_top(summary, runs, rank_by=rank_by) if runs is not None and len(summary) else {}
+    last_differs = _last_differs(summary)
     rows = []
     for _, r in summary.iterrows():
         reach = "–"
@@ -299,13 +315,14 @@ def leaderboard_table(
             )
             if r["reached"] and r["reached"] < r["runs"]:
                 reach += f" ({r['reached']}/{r['runs']} runs)"
-        lo, hi = r.get("last_val_min", math.nan), r.get("last_val_max", math.nan)
+        lo, hi = r.get(f"{rank_by}_min", math.nan), r.get(f"{rank_by}_max", math.nan)
         row = {
             "rank": "" if pd.isna(r["rank"]) else int(r["rank"]),
             "variant": r["label"],
             "runs": f"{r['runs']}/{r['total']}",
+            "val acc": mean_sd(r.get("val_mean", math.nan), r.get("val_std", math.nan)),
             "last val acc": mean_sd(r["last_val_mean"], r["last_val_std"]),
-            "last min–max": f"{lo:.3f}–{hi:.3f}" if np.isfinite(lo) else "–",
+            "min–max": f"{lo:.3f}–{hi:.3f}" if np.isfinite(lo) and rank_by in METRIC_LABELS else "–",
             "best val acc": mean_sd(r["best_val_mean"], r["best_val_std"]),
             "test acc": mean_sd(r["test_mean"], r["test_std"]),
             f"epochs to {target:.0%}": reach,
@@ -315,14 +332,28 @@ def leaderboard_table(
             row.update(_paired_cells(paired.get(r["variant"]), is_top=bool(r["best"]) and r["runs"] > 0))
         rows.append(row)
     out = pd.DataFrame(rows)
-    # The ranking metric, then the paired comparison with the top, then the rest
-    first = ["rank", "variant", "runs", f"{METRIC_LABELS.get(rank_by, 'last val acc')}"]
+    if not len(out):
+        return out
+    ranked = METRIC_LABELS.get(rank_by, "val acc")
+    if rank_by != "last_val" and not last_differs:
+        out = out.drop(columns="last val acc")  # the same numbers as "val acc" in every row
+    # The ranking metric and its range, then the paired comparison with the top, then the rest
+    first = ["rank", "variant", "runs", ranked, "min–max"]
     paired_cols = ["top ahead by (points)", "95% CI", "p", "seeds to separate"]
     order = first + [c for c in paired_cols if c in out] + [c for c in out if c not in first + paired_cols]
-    return out[order] if len(out) else out
+    return out[order]
 
 
-METRIC_LABELS = {"last_val": "last val acc", "best_val": "best val acc", "test": "test acc"}
+METRIC_LABELS = {"val": "val acc", "last_val": "last val acc", "best_val": "best val acc", "test": "test acc"}
+
+
+def _last_differs(summary: pd.DataFrame) -> bool:
+    """Whether some variant's kept-weights validation accuracy differs from its last epoch's."""
+    if not len(summary) or "val_mean" not in summary:
+        return False
+    a, b = summary["val_mean"].to_numpy(float), summary["last_val_mean"].to_numpy(float)
+    both = np.isfinite(a) & np.isfinite(b)
+    return bool((np.abs(a[both] - b[both]) > EXACT).any())
 
 
 def _paired_cells(pr: Paired | None, *, is_top: bool) -> dict[str, str]:
