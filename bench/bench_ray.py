@@ -22,6 +22,7 @@ import statistics
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 from fmnist_core.jobs import JobRunner
 from fmnist_core.training import TrainConfig
@@ -42,12 +43,40 @@ def wait_finished(runner: JobRunner, run_id: int, timeout: float = 1800) -> None
     raise TimeoutError(f"run {run_id} did not finish")
 
 
-def timed_run(runner: JobRunner, config: TrainConfig, label: str) -> tuple[float, float]:
-    """(wall seconds from submit to finished, fit seconds the run recorded)."""
+def tree_cpu_seconds() -> float:
+    """CPU seconds (user + system) used so far by this process and every process under it: the local
+    worker, or the private Ray's raylet, GCS, hub and Ray workers. Independent of the machine's load."""
+    children: dict[int, list[int]] = {}
+    ticks: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(stat.parent.name)
+        children.setdefault(int(fields[1]), []).append(pid)
+        ticks[pid] = int(fields[11]) + int(fields[12])
+    total, todo = 0, [os.getpid()]
+    while todo:
+        pid = todo.pop()
+        total += ticks.get(pid, 0)
+        todo += children.get(pid, [])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def timed_run(runner: JobRunner, config: TrainConfig, label: str) -> tuple[float, float, int | None, float]:
+    """(wall seconds from submit to finished, fit seconds the run recorded, pid of the process that
+    trained it (a new pid is a worker that had to import TensorFlow first), CPU seconds of this process
+    tree meanwhile)."""
+    cpu0 = tree_cpu_seconds()
     t0 = time.perf_counter()
     run_id = runner.submit(config, label=label)
     wait_finished(runner, run_id)
-    return time.perf_counter() - t0, float(runner.store.get_run(run_id).seconds)
+    wall = time.perf_counter() - t0
+    cpu = tree_cpu_seconds() - cpu0
+    worker = runner.ray.worker_of(run_id) if runner.ray is not None else None
+    pid = worker["pid"] if worker else (runner.worker_pids() or [None])[0]
+    return wall, float(runner.store.get_run(run_id).seconds), pid, cpu
 
 
 def sweep_table(per_run: dict[str, float], *, slots_per_node: int) -> list[str]:
@@ -89,36 +118,48 @@ def main(argv: list[str] | None = None) -> None:
     }
     walls: dict[str, list[float]] = {k: [] for k in runners}
     fits: dict[str, list[float]] = {k: [] for k in runners}
+    cpus: dict[str, list[float]] = {k: [] for k in runners}
     try:
         for name, runner in runners.items():
-            warm, _ = timed_run(runner, TrainConfig(epochs=1, train_subset=1000, seed=999), "warm-up")
+            warm, _, _, _ = timed_run(runner, TrainConfig(epochs=1, train_subset=1000, seed=999), "warm-up")
             print(f"{name:5s} warm-up (start, TensorFlow import, dataset load, 1 tiny epoch): {warm:6.1f} s")
         for i in range(args.repeats):
-            order = (
-                list(runners.items()) if i % 2 == 0 else list(runners.items())[::-1]
-            )  # ABBA: drift cancels
+            # ABBA order: a drift in the machine's load cancels out
+            order = list(runners.items()) if i % 2 == 0 else list(runners.items())[::-1]
             for name, runner in order:
-                wall, fit = timed_run(runner, base.with_(seed=1000 + i), f"{name} {i}")
+                wall, fit, pid, cpu = timed_run(runner, base.with_(seed=1000 + i), f"{name} {i}")
+                cpus[name].append(cpu)
                 walls[name].append(wall)
                 fits[name].append(fit)
                 print(
-                    f"{name:5s} run {i}: {wall:6.2f} s wall, {fit:6.2f} s in fit, {wall - fit:5.2f} s outside"
+                    f"{name:5s} run {i}: {wall:6.2f} s wall, {fit:6.2f} s in fit, {wall - fit:5.2f} s outside, "
+                    f"{cpu:6.2f} CPU s (worker pid {pid})"
                 )
         slots = runners["ray"].ray.slots
     finally:
         for runner in runners.values():
             runner.shutdown()
 
+    median = {k: statistics.median(v) for k, v in walls.items()}
+    print(
+        f"\nmedian wall per run: local {median['local']:.2f} s, ray {median['ray']:.2f} s -> "
+        f"{100 * (median['ray'] / median['local'] - 1):+.1f}%"
+    )
     wall = {k: statistics.mean(v) for k, v in walls.items()}
     fit = {k: statistics.mean(v) for k, v in fits.items()}
     outside = {k: wall[k] - fit[k] for k in wall}
     print(
-        f"\nmean wall per run: local {wall['local']:.2f} s, ray {wall['ray']:.2f} s -> Ray overhead "
+        f"mean wall per run: local {wall['local']:.2f} s, ray {wall['ray']:.2f} s -> Ray overhead "
         f"{100 * (wall['ray'] / wall['local'] - 1):+.1f}% (goal <= +10%)"
     )
     print(
         f"outside fit (build, compile, test evaluation, save, relay): local {outside['local']:.2f} s, "
         f"ray {outside['ray']:.2f} s; fit itself: ray / local = {fit['ray'] / fit['local']:.3f}"
+    )
+    cpu = {k: statistics.mean(v) for k, v in cpus.items()}
+    print(
+        f"CPU seconds per run (load-independent): local {cpu['local']:.2f}, ray {cpu['ray']:.2f} -> "
+        f"{100 * (cpu['ray'] / cpu['local'] - 1):+.1f}%"
     )
     per_run = {k: outside[k] + SWEEP_EPOCHS * fit[k] / args.epochs for k in wall}
     cpus = os.cpu_count() or 2

@@ -173,11 +173,15 @@ def _limit_cpu_share(threads: int) -> None:
     if _THREADS_SET.is_set():
         return
     _THREADS_SET.set()
+    from fmnist_core import settings
     from fmnist_core.jobs import limit_cpu_share
 
+    # Ray starts its workers at a niceness of its own ($RAY_worker_niceness, 15 by default; the executor
+    # asks for FMNIST_WORKER_NICE): bring it to the local worker's, never lower than Ray set it.
+    nice = max(0, settings.worker_nice() - os.nice(0))
     tensorflow = os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow"
     try:
-        limit_cpu_share(threads=threads if tensorflow else 0)
+        limit_cpu_share(nice=nice, threads=threads if tensorflow else 0)
     except RuntimeError:  # TensorFlow already ran in this process
         pass
 
