@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from playwright.sync_api import expect
 
 from fmnist_core.store import RunStore
+from fmnist_core.training import TrainConfig, steps_per_execution_for
 from tests.conftest import StreamlitServer, assert_no_errors, wait_for_app
 from tests.test_e2e_train import CHART_HAS_POINTS, set_number, wait_for
 
@@ -35,6 +38,10 @@ def test_train_page_streams_a_run_trained_on_ray(ray_server, page):
     assert_no_errors(page)
     run = store.get_run(run.id)
     assert run.status == "finished" and run.test_accuracy > 0.5  # real data, 2,000 images, one epoch
-    assert len(store.points(run.id)) >= 11  # >= 10 batch points an epoch, and its end
+    kinds = store.points(run.id)["kind"].value_counts()
+    steps = math.ceil(2000 / run.config["batch_size"])
+    spe = steps_per_execution_for(TrainConfig.from_dict(run.config), steps)
+    # a batch point after every compiled call and the epoch's end, streamed through the app's store
+    assert kinds["epoch"] == 1 and kinds["batch"] >= math.ceil(steps / spe)
     # written by the app's Ray dispatcher (a local worker would record its own pid)
     assert run.worker_pid == ray_server.proc.pid

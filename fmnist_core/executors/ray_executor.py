@@ -124,8 +124,10 @@ class RayExecutor:
         self._quit.set()
         if self._thread is not None:
             self._thread.join(timeout)
-        import ray
-
+        try:
+            import ray
+        except ImportError:  # never connected: nothing to stop
+            return
         if not ray.is_initialized():
             return
         for f in list(self.flights.values()):
