@@ -264,3 +264,47 @@ def test_estimates_divide_by_the_runs_the_cluster_trains_at_once(monkeypatch):
     assert executors.parallel_runs() == 1 and estimate_seconds(spec) == pytest.approx(one)
     monkeypatch.setenv("FMNIST_EXECUTOR", "ray")
     assert executors.parallel_runs() == 8 and estimate_seconds(spec) == pytest.approx(one * 2 / 9)
+
+
+CONNECT_AND_TRAIN = """
+import sys, time
+from fmnist_core.jobs import JobRunner
+from fmnist_core.training import TrainConfig
+
+runner = JobRunner(sys.argv[1], executor="ray")
+run_id = runner.submit(TrainConfig(epochs=1, batch_size=32), label="by address")
+deadline = time.monotonic() + 150
+while runner.store.get_run(run_id).active and time.monotonic() < deadline:
+    time.sleep(0.1)
+run = runner.store.get_run(run_id)
+print("RESULT", run.status, run.test_accuracy is not None, len(runner.store.points(run_id)), runner.ray.slots)
+runner.shutdown()
+"""
+
+
+def test_an_app_connects_to_a_running_cluster_by_its_address(ray_head, tiny_dir, tmp_path):
+    """FMNIST_RAY_ADDRESS names a cluster the app did not start (here the module's head): the app's
+    process connects as a new driver, trains a run there, and leaves the cluster running."""
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "FMNIST_RAY_ADDRESS": ray_head.get_runtime_context().gcs_address,
+        "FMNIST_DATA_DIR": str(tiny_dir),
+        "FMNIST_RAY_CPUS_PER_RUN": "1",
+        "PYTHONPATH": str(ROOT),
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", CONNECT_AND_TRAIN, str(tmp_path / "home")],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    result = [line for line in out.stdout.splitlines() if line.startswith("RESULT")]
+    assert result, out.stderr[-3000:]
+    _, status, tested, n_points, slots = result[0].split()
+    assert (status, tested, slots) == ("finished", "True", "2") and int(n_points) > 2
+    assert ray_head.is_initialized() and ray_head.cluster_resources().get("CPU") == 2  # still up
