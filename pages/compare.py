@@ -3,36 +3,144 @@
 Reads like the screen: pick a study (new or past), set it up, start it; then live curves, progress
 and, as runs finish, the leaderboard with its one-sentence verdict. Training happens in the job
 runner's worker; this page only schedules runs and reads the store (a fragment polls it while the
-study is active), so leaving or reloading the page does not stop a study.
+study is active), so leaving or reloading the page does not stop a study. "Chosen runs" compares any
+ended runs, imported ones included, from their metrics alone.
+
+The form and the URL agree as on the Train page: `/compare?optimizers=adam,rmsprop&seeds=3&epochs=10`
+fills the form (fmnist_core.studies.link), the form's non-default fields are in the URL, `?study=<id>`
+opens a study, `?mode=runs&runs=3,7` compares runs, and `?present=1` is presenter mode.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import urlencode
 
 import pandas as pd
 import streamlit as st
 
 from fmnist_core import charts, compare
-from fmnist_core.forms import NumberField
+from fmnist_core.forms import BATCH_SIZES
 from fmnist_core.models import OPTIMIZERS, PRESET_INFO, PRESETS
 from fmnist_core.settings import study_budget_seconds
-from fmnist_core.store import QueueFull
+from fmnist_core.store import ACTIVE, QueueFull
+from fmnist_core.studies import chosen, link
 from fmnist_core.text import md_escape
 from fmnist_core.training import TrainConfig
+from pages._evaluation import overlay_name
+from pages._live import PRESENTER_CSS
 from pages._shared import get_runner, get_store
 
 NEW = "new"  # selectbox option for "set up a new study" (study ids are timestamps, never "new")
 POLL_SECONDS = 2.0
-SHARED_LRS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)
-BATCH_SIZES = (16, 32, 64, 128, 256, 512, 1024)
+SHARED_LRS = link.SHARED_LRS
 KINDS = {"optimizer": "Optimizers", "regularization": "Regularization", "sweep": "Learning-rate sweep"}
-DEFAULT_LRS = "1e-4, 3e-4, 1e-3, 3e-3, 1e-2"
+MODES = {"studies": "Studies", "runs": "Chosen runs (local or imported)"}
+RUNS_LIMIT = 300  # newest ended runs offered in "Chosen runs"
+URL_KEYS = ("study", "mode", "runs", "present", *link.URL_NAMES)  # every parameter this page writes
 PAIRED_NOTE = (
     "Paired by seed: for a given seed every variant starts from identical initial weights and sees the same "
     "batch order (`keras.utils.set_random_seed` before the model is built; checked by a test that builds the "
     "variants with one seed and compares their weights), so each verdict is a paired t-test over seeds."
 )
+
+
+# ------------------------------------------------------------------------------------ the form and the URL
+
+
+def init_form() -> None:
+    """The form's state before any widget is drawn: defaults, then, on a session's first visit, what
+    the link says (its set-up, the runs to compare, presenter mode)."""
+    for key, value in link.default_state().items():
+        st.session_state.setdefault(key, value)
+    st.session_state.setdefault("compare_present", False)
+    st.session_state.setdefault("compare_mode", "studies")
+    if not st.session_state.get("compare_link_read"):
+        st.session_state["compare_link_read"] = True
+        follow_link()
+
+
+def follow_link() -> None:
+    params = st.query_params
+    state, ignored = link.query_to_state({k: params.get(k) for k in params})
+    for key, value in state.items():
+        st.session_state[key] = value
+    if state and "study" not in params:
+        st.session_state["compare_study"] = NEW  # a set-up link shows its form, not a past study
+    st.session_state["compare_present"] = params.get("present") == "1"
+    if params.get("mode") == "runs" or "runs" in params:
+        st.session_state["compare_mode"] = "runs"
+        ids, ok = chosen.parse_run_ids(params.get("runs"))
+        st.session_state["compare_runs_pending"] = ids
+        if not ok:
+            ignored.append("runs")
+    if ignored:
+        # parameter names only (ours), never the text they held
+        st.session_state["compare_notice"] = (
+            "Some settings in this link could not be read and were left as they were: "
+            + ", ".join(ignored)
+            + "."
+        )
+
+
+def sync_url(selected: str | None, mode: str) -> None:
+    """The URL names what is on screen: the new study's non-default fields, or the study, or the runs."""
+    wanted: dict[str, str] = {}
+    if mode == "runs":
+        wanted["mode"] = "runs"
+        picked = st.session_state.get("compare_runs") or []
+        if picked:
+            wanted["runs"] = ",".join(str(int(r)) for r in picked)
+    elif selected == NEW:
+        wanted.update(link.state_to_query(st.session_state))
+    elif selected is not None:
+        wanted["study"] = selected
+    if st.session_state.get("compare_present"):
+        wanted["present"] = "1"
+    for key in URL_KEYS:
+        if key in wanted:
+            if st.query_params.get(key) != wanted[key]:
+                st.query_params[key] = wanted[key]
+        elif key in st.query_params:
+            del st.query_params[key]
+
+
+def share_ui() -> None:
+    """The set-up as a link to copy (the fields that differ from a fresh form)."""
+    base = (st.context.url or "").split("?")[0] or "/compare"
+    query = link.state_to_query(st.session_state)
+    with st.popover("Copy link to this set-up", icon=":material/link:"):
+        st.code(f"{base}?{urlencode(query, safe=',')}" if query else base, language=None, wrap_lines=True)
+        st.caption(
+            "Opening it fills this form. Short names: " + ", ".join(f"`{n}`" for n in link.URL_NAMES) + "."
+        )
+
+
+def presenter_toggle() -> bool:
+    """Presenter mode (sidebar), also `?present=1`: large type, set-up folded away, charts first."""
+    on = st.sidebar.toggle(
+        "Presenter mode",
+        key="compare_present",
+        help="For a projector: large type, the set-up folded away, the live charts and big numbers first.",
+    )
+    if on:
+        st.html(PRESENTER_CSS)
+    return on
+
+
+def _present() -> bool:
+    return bool(st.session_state.get("compare_present"))
+
+
+def _big_fonts(fig):
+    if _present():  # readable from the back of a classroom
+        fig.update_layout(font=dict(size=16), title_font=dict(size=22), legend_font=dict(size=15))
+        if fig.layout.annotations:  # the leaderboard's value column (13 px) grows too, and its margin
+            fig.update_annotations(font_size=16)
+            r = fig.layout.margin.r
+            if r and r > 30:
+                fig.update_layout(margin=dict(r=int(r * 16 / 13)))
+    return fig
 
 
 # ------------------------------------------------------------------------------------ choosing a study
@@ -63,7 +171,7 @@ def choose_study_ui() -> str:
             when = dt.datetime.fromtimestamp(studies[sid]["created"])
         return f"{studies[sid]['name']} — {when:%d %b %H:%M}"
 
-    selected = st.selectbox(
+    return st.selectbox(
         "Study",
         [NEW, *studies],
         format_func=label,
@@ -71,28 +179,11 @@ def choose_study_ui() -> str:
         persist_state="session",
         help="Studies keep running when you leave this page; pick one to see its progress and results.",
     )
-    if selected == NEW:
-        st.query_params.pop("study", None)
-    elif st.query_params.get("study") != selected:
-        st.query_params["study"] = selected
-    return selected
 
 
 # ------------------------------------------------------------------------------------ setting one up
 
-FIELDS = {
-    "compare_epochs": NumberField("Epochs", 1, 100),
-    "compare_seeds": NumberField("Seeds", 1, 10),
-    "compare_target": NumberField("Target", 0.5, 0.99, integer=False),
-    "compare_train_subset": NumberField("Training images", 100, 48000),
-    "compare_val_subset": NumberField("Validation images", 100, 12000),
-}
-
-
-def _field_problems(state) -> dict[str, str]:
-    """Fields whose value cannot run, with their valid range (a value on screen is the value that runs)."""
-    keys = list(FIELDS) if state.get("compare_quick") else list(FIELDS)[:3]
-    return {k: p for k in keys if k in state and (p := FIELDS[k].problem(state[k]))}
+_field_problems = link.field_problems  # fields whose value cannot run, with their valid range
 
 
 def lr_policy_ui() -> tuple[str, float | None]:
@@ -110,7 +201,6 @@ def lr_policy_ui() -> tuple[str, float | None]:
     lr = st.select_slider(
         "Shared learning rate",
         SHARED_LRS,
-        value=1e-3,
         format_func=lambda v: f"{v:g}",
         key="compare_lr",
         persist_state="session",
@@ -125,7 +215,6 @@ def sweep_ui() -> tuple[list[str], tuple[float, ...]]:
     variants = st.multiselect(
         "Optimizers",
         list(OPTIMIZERS),
-        default=list(compare.LAB_OPTIMIZERS),
         format_func=lambda o: OPTIMIZERS[o].label,
         key="compare_sweep_optimizers",
         help="The lab's four are preselected.",
@@ -148,7 +237,6 @@ def sweep_ui() -> tuple[list[str], tuple[float, ...]]:
             )
         )
         return variants, ()
-    st.session_state.setdefault("compare_lrs", DEFAULT_LRS)
     text = b.text_input(
         "Rates (comma-separated)",
         key="compare_lrs",
@@ -183,7 +271,6 @@ def setup_ui() -> tuple[compare.StudySpec | None, str]:
     preset = top[1].selectbox(
         "Base model",
         list(PRESETS),
-        index=list(PRESETS).index("lab_mlp"),
         format_func=lambda p: PRESET_INFO[p]["label"],
         key="compare_preset",
         **keep,
@@ -196,7 +283,6 @@ def setup_ui() -> tuple[compare.StudySpec | None, str]:
         variants = st.multiselect(
             "Optimizers",
             list(OPTIMIZERS),
-            default=list(compare.DEFAULT_OPTIMIZERS),
             format_func=lambda o: OPTIMIZERS[o].label,
             key="compare_optimizers",
             help="The lab's five are preselected.",
@@ -206,7 +292,6 @@ def setup_ui() -> tuple[compare.StudySpec | None, str]:
         optimizer = top[2].selectbox(
             "Optimizer",
             list(OPTIMIZERS),
-            index=list(OPTIMIZERS).index("adam"),
             format_func=lambda o: OPTIMIZERS[o].label,
             key="compare_optimizer",
             **keep,
@@ -214,7 +299,6 @@ def setup_ui() -> tuple[compare.StudySpec | None, str]:
         variants = st.multiselect(
             "Regularization variants",
             list(compare.REGULARIZATION_VARIANTS),
-            default=list(compare.DEFAULT_REGULARIZERS),
             format_func=compare.REGULARIZATION_LABELS.get,
             key="compare_regularizers",
             help="Each adds one regularizer to the base network with its dropout removed: L2 at three "
@@ -222,16 +306,8 @@ def setup_ui() -> tuple[compare.StudySpec | None, str]:
             **keep,
         )
     row = st.columns(4)
-    for key, value in (
-        ("compare_epochs", 10),
-        ("compare_seeds", 3),
-        ("compare_target", compare.DEFAULT_TARGET),
-    ):
-        st.session_state.setdefault(key, value)
     row[0].number_input("Epochs", step=1, key="compare_epochs", **keep)
-    batch_size = row[1].selectbox(
-        "Batch size", BATCH_SIZES, index=BATCH_SIZES.index(64), key="compare_batch_size", **keep
-    )
+    batch_size = row[1].selectbox("Batch size", BATCH_SIZES, key="compare_batch_size", **keep)
     row[2].number_input(
         "Seeds per variant",
         step=1,
@@ -272,8 +348,6 @@ def setup_ui() -> tuple[compare.StudySpec | None, str]:
         train_subset = val_subset = None
         if quick:
             a, b = st.columns(2)
-            st.session_state.setdefault("compare_train_subset", 5000)
-            st.session_state.setdefault("compare_val_subset", 2000)
             a.number_input("Training images", step=500, key="compare_train_subset", **keep)
             b.number_input("Validation images", step=500, key="compare_val_subset", **keep)
             problems = _field_problems(st.session_state)
@@ -413,16 +487,21 @@ def render_study(study_id: str) -> None:
         return
     spec = compare.get_spec(store, study_id)
     st.subheader(md_escape(study["name"]) or "Unnamed study")
-    lr = f"shared learning rate {spec.shared_lr:g}" if spec.lr_policy == "shared" else "Keras' default rates"
-    seeds = f"seeds {_seeds(spec.seeds)}"
-    if spec.kind == "sweep":
-        lr = "rates " + (", ".join(f"{r:g}" for r in spec.lrs) if spec.lrs else "×0.1 … ×10 each default")
-        if spec.final_seeds:
-            seeds = f"rates chosen on seeds {_seeds(spec.seeds)}, compared on {_seeds(spec.final_seeds)}"
-    subset = f" · {spec.base.train_subset:,} training images" if spec.base.train_subset else ""
-    st.caption(
-        f"Study `{study_id}` · batch {spec.base.batch_size} · {lr} · {seeds}{subset} · target {spec.target:.0%}"
-    )
+    if not _present():
+        lr = (
+            f"shared learning rate {spec.shared_lr:g}"
+            if spec.lr_policy == "shared"
+            else "Keras' default rates"
+        )
+        seeds = f"seeds {_seeds(spec.seeds)}"
+        if spec.kind == "sweep":
+            lr = "rates " + (", ".join(f"{r:g}" for r in spec.lrs) if spec.lrs else "×0.1 … ×10 each default")
+            if spec.final_seeds:
+                seeds = f"rates chosen on seeds {_seeds(spec.seeds)}, compared on {_seeds(spec.final_seeds)}"
+        subset = f" · {spec.base.train_subset:,} training images" if spec.base.train_subset else ""
+        st.caption(
+            f"Study `{study_id}` · batch {spec.base.batch_size} · {lr} · {seeds}{subset} · target {spec.target:.0%}"
+        )
     started = st.session_state.pop("compare_started", None)
     if started and started[0] == study_id:
         c = started[1]
@@ -445,7 +524,7 @@ def render_study(study_id: str) -> None:
 
     live = st.fragment(run_every=POLL_SECONDS if active else None)(live_panel)
     live(study_id, spec, active)
-    if not active and len(runs):
+    if not active and len(runs) and not _present():
         results_ui(study_id, runs)
 
 
@@ -457,6 +536,8 @@ def live_panel(study_id: str, spec: compare.StudySpec, was_active: bool) -> None
     if was_active and not compare.is_active(runs):
         st.rerun()  # done: redraw the whole page once, without polling
     points = compare.study_points(store, runs)
+    if _present():
+        big_numbers(runs, points)
     prior = compare.sec_per_epoch_estimate(spec.base, store)
     pending = (
         spec.n_final_runs if spec.kind == "sweep" and not compare.final_scheduled(store, study_id) else 0
@@ -467,20 +548,56 @@ def live_panel(study_id: str, spec: compare.StudySpec, was_active: bool) -> None
         return
     # Full width, one under the other: five variants' legend fits on one line above each chart.
     st.plotly_chart(
-        charts.compare_curves(points, metric="val_accuracy", title="Validation accuracy"),
+        _big_fonts(charts.compare_curves(points, metric="val_accuracy", title="Validation accuracy")),
         key="compare_acc_chart",
     )
     st.plotly_chart(
-        charts.compare_curves(points, metric="val_loss", title="Validation loss"),
+        _big_fonts(charts.compare_curves(points, metric="val_loss", title="Validation loss")),
         key="compare_loss_chart",
     )
-    st.caption("Thin lines: one run per seed. Thick line and band: mean ± 1 sample std across seeds.")
+    if not _present():
+        st.caption("Thin lines: one run per seed. Thick line and band: mean ± 1 sample std across seeds.")
     if spec.kind == "regularization":
         st.plotly_chart(
-            charts.train_val_gap(points, metric="accuracy", title="Overfitting: train − validation accuracy"),
+            _big_fonts(
+                charts.train_val_gap(
+                    points, metric="accuracy", title="Overfitting: train − validation accuracy"
+                )
+            ),
             key="compare_gap_chart",
         )
     leaderboard_ui(runs, spec, active=was_active)
+
+
+def big_numbers(runs: pd.DataFrame, points: pd.DataFrame) -> None:
+    """Presenter mode: runs done, and the run training now (its epoch, loss and validation accuracy), or
+    the leader once nothing trains."""
+    total = len(runs)
+    done = int((~runs["status"].isin(ACTIVE)).sum()) if total else 0
+    m = st.columns(4)
+    m[0].metric("Runs done", f"{done}/{total}")
+    running = runs[runs["status"] == "running"] if total else runs
+    if len(running):
+        r = running.iloc[0]
+        own = points[points["run_id"] == r["run_id"]] if len(points) else points
+        val = own[own["kind"] == "epoch"]["val_accuracy"].dropna() if len(own) else pd.Series(dtype=float)
+        last = own.iloc[-1] if len(own) else None
+        m[1].metric("Epoch", f"{int(last['epoch']) if last is not None else 0}/{int(r['epochs'])}")
+        m[2].metric(
+            "Loss", f"{float(last['loss']):.3f}" if last is not None and pd.notna(last["loss"]) else "–"
+        )
+        m[3].metric("Validation acc.", f"{float(val.iloc[-1]):.1%}" if len(val) else "–")
+        st.caption(md_escape(f"Training now: {r['label']}, seed {r['seed']}"))
+        return
+    summary = compare.summarize(runs) if total else pd.DataFrame()
+    if len(summary) and summary["runs"].iloc[0] > 0:
+        top = summary.iloc[0]
+        # the leader's name in the label (long names would not fit in large type), its numbers below
+        m[1].metric(f"Leader: {md_escape(str(top['label']))}", f"{top['val_mean']:.1%}", help="validation")
+        m[2].metric("Its test accuracy", f"{top['test_mean']:.1%}" if pd.notna(top["test_mean"]) else "–")
+        ahead = compare.paired_vs_top(summary, runs)
+        if len(summary) > 1 and summary["variant"].iloc[1] in ahead:
+            m[3].metric("Ahead of the next by", f"{ahead[summary['variant'].iloc[1]].diff * 100:.1f} pts")
 
 
 def progress_ui(p: compare.StudyProgress, *, active: bool, pending: int = 0) -> None:
@@ -509,19 +626,22 @@ def sweep_ui_results(study_id: str, runs: pd.DataFrame, spec: compare.StudySpec,
     best = compare.best_rates(runs)
     label = {o: OPTIMIZERS[o].label if o in OPTIMIZERS else o for o in table["optimizer"].unique()}
     st.plotly_chart(
-        charts.sweep_curves(
-            table.assign(optimizer=table["optimizer"].map(label)),
-            value="val",
-            best={label.get(o, o): lr for o, lr in best.items()},
-            title="Validation accuracy against learning rate",
+        _big_fonts(
+            charts.sweep_curves(
+                table.assign(optimizer=table["optimizer"].map(label)),
+                value="val",
+                best={label.get(o, o): lr for o, lr in best.items()},
+                title="Validation accuracy against learning rate",
+            )
         ),
         key="compare_sweep_chart",
     )
-    st.caption(
-        f"One curve per optimizer: mean over the selection seeds ({_seeds(spec.seeds)}) of the validation "
-        "accuracy of each run's kept weights, band ±1 sample sd; the ring marks the rate chosen (best on "
-        "validation)."
-    )
+    if not _present():
+        st.caption(
+            f"One curve per optimizer: mean over the selection seeds ({_seeds(spec.seeds)}) of the validation "
+            "accuracy of each run's kept weights, band ±1 sample sd; the ring marks the rate chosen (best on "
+            "validation)."
+        )
     failed = table[table["failed"] > 0]
     if len(failed):
         st.caption(
@@ -601,6 +721,10 @@ def leaderboard_ui(
     bar_chart = charts.leaderboard_bars(
         bars, value=ranked_on, error="std", label="label", title="Mean ± std across seeds"
     )
+    if _present():  # the picture first, then the numbers
+        st.plotly_chart(_big_fonts(bar_chart), key="compare_bars")
+        st.dataframe(styled, hide_index=True, key="compare_leaderboard")
+        return
     st.dataframe(styled, hide_index=True, key="compare_leaderboard")
     early = "early_stopping" in runs and runs["early_stopping"].notna().any()
     st.caption(
@@ -661,6 +785,105 @@ def results_ui(study_id: str, runs: pd.DataFrame) -> None:
         key="compare_download",
         icon=":material/download:",
     )
+
+
+# ------------------------------------------------------------------------------------ chosen runs
+
+
+def runs_picker_ui() -> list:
+    """The runs to compare: any ended runs, local or imported from a run bundle (newest first). Returns
+    the chosen Run rows, in the order chosen."""
+    store = get_store()
+    ended = [r for r in store.runs(limit=RUNS_LIMIT) if not r.active and (r.epochs_done or 0) > 0]
+    if not ended:
+        st.info(
+            "No ended runs yet: train one on the Train page, or import a run bundle there (Run history → "
+            "Import run)."
+        )
+        return []
+    by_id = {r.id: r for r in ended}
+    pending = st.session_state.pop("compare_runs_pending", None)
+    if pending is not None:  # from a link, before the widget is drawn
+        missing = [rid for rid in pending if rid not in by_id]
+        st.session_state["compare_runs"] = [rid for rid in pending if rid in by_id]
+        if missing:
+            st.warning(
+                f"{len(missing)} run(s) in this link are not here (deleted, still training, or from another "
+                "machine): the others are shown."
+            )
+    chosen_ids = st.session_state.get("compare_runs")
+    if chosen_ids and any(rid not in by_id for rid in chosen_ids):  # deleted since
+        st.session_state["compare_runs"] = [rid for rid in chosen_ids if rid in by_id]
+    picked = st.multiselect(
+        "Runs to compare",
+        list(by_id),
+        format_func=lambda rid: overlay_name(by_id[rid]),
+        key="compare_runs",
+        max_selections=chosen.MAX_CHOSEN,
+        placeholder="Choose ended runs, local or imported",
+        help=f"Up to {chosen.MAX_CHOSEN} of the newest {RUNS_LIMIT} ended runs. Imported runs come from a run "
+        "bundle (Train page → Run history → Import run): their config, metrics and summary, never a model.",
+    )
+    if not picked:
+        st.caption(
+            "Pick two or more runs: their validation curves go on one chart and their numbers in one table. "
+            "Imported runs are compared from their recorded metrics only; no model file is read."
+        )
+    return [by_id[rid] for rid in picked]
+
+
+def chosen_runs_view(runs: list) -> None:
+    """The chosen runs' validation curves on one chart (the first chosen solid, the others dashed) and a
+    table of their final numbers. Only the runs' metrics are read: an imported run has no model file, and
+    nothing here needs one."""
+    if not runs:
+        return
+    points = get_store().points_for([r.id for r in runs])
+    points = points[points["kind"] == "epoch"] if len(points) else points
+    names = [overlay_name(r, width=18) for r in runs]
+    per_run = {name: points[points["run_id"] == r.id] for name, r in zip(names, runs, strict=True)}
+    first = (names[0], per_run.pop(names[0]))
+    for metric, title in (("val_accuracy", "Validation accuracy"), ("val_loss", "Validation loss")):
+        st.plotly_chart(
+            _big_fonts(charts.overlay_figure(first, per_run, metric=metric, title=title)),
+            key=f"compare_chosen_{metric}",
+        )
+    table = chosen.chosen_table(runs, names, points)
+    st.dataframe(
+        table,
+        hide_index=True,
+        key="compare_chosen_table",
+        column_config={
+            "run": st.column_config.TextColumn(width=170, pinned=True),
+            "learning rate": st.column_config.NumberColumn(format="%g"),
+            "val acc (kept)": st.column_config.NumberColumn(format="%.4f"),
+            "best val acc": st.column_config.NumberColumn(format="%.4f"),
+            "test acc": st.column_config.NumberColumn(format="%.4f"),
+            "train images": st.column_config.NumberColumn(format="%d"),
+            "test loss": st.column_config.NumberColumn(format="%.4f"),
+            "kept epoch": st.column_config.NumberColumn(format="%d"),
+            "seconds": st.column_config.NumberColumn(format="%.1f"),
+        },
+    )
+    if _present():
+        return
+    diff = chosen.differences(runs)
+    st.caption(
+        "The first run chosen is the solid line; the others are dashed. “val acc (kept)” is the validation "
+        "accuracy of the weights each run kept (its last epoch's, or its best epoch's where early stopping "
+        "restored them). "
+        + (f"These runs differ in: {', '.join(diff)}." if diff else "These runs have the same set-up.")
+        + (
+            " One run per set-up says nothing about seed-to-seed spread: a study with several seeds does."
+            if len(runs) > 1
+            else ""
+        )
+    )
+    if any(getattr(r, "imported", 0) for r in runs):
+        st.caption(
+            "Imported runs were trained elsewhere (other data files or library versions may differ): their "
+            "numbers come from their bundle's metrics and summary; they have no model here."
+        )
 
 
 # ------------------------------------------------------------------------------------ reproducing the lab
@@ -740,18 +963,54 @@ def lab_report_ui(seeds: int) -> None:
 
 # ------------------------------------------------------------------------------------ the page
 
-st.title("Compare optimizers")
-st.caption(
-    "The lab trained each optimizer once and called RMSprop (0.8752) better than Adam (0.8735). One run each "
-    "cannot tell those apart: here every variant runs with several seeds, the verdict is a paired test over "
-    "seeds, and a learning-rate sweep gives every optimizer its best rate before they race."
-)
-selected = choose_study_ui()
-if selected == NEW:
-    spec, name = setup_ui()
-    if spec is not None and not estimate_ui(spec):
-        spec = None  # beyond the time budget: Start stays disabled
-    start_ui(spec, name)
-    lab_ui()
-else:
+init_form()
+present = presenter_toggle()
+if not present:
+    st.title("Compare optimizers")
+    st.caption(
+        "The lab trained each optimizer once and called RMSprop (0.8752) better than Adam (0.8735). One run "
+        "each cannot tell those apart: here every variant runs with several seeds, the verdict is a paired test "
+        "over seeds, and a learning-rate sweep gives every optimizer its best rate before they race."
+    )
+if st.session_state.get("compare_notice"):
+    st.info(st.session_state["compare_notice"], icon=":material/link:")  # parameter names only, ours
+# In presenter mode the controls fold away and the charts come first.
+controls = st.expander("Set-up", expanded=False, icon=":material/tune:") if present else st.container()
+selected: str | None = None
+chosen_rows: list = []
+with controls:
+    mode = st.radio(
+        "Compare",
+        list(MODES),
+        format_func=MODES.get,
+        horizontal=True,
+        key="compare_mode",
+        label_visibility="collapsed",
+        persist_state="session",
+    )
+    if mode == "runs":
+        chosen_rows = runs_picker_ui()
+    else:
+        selected = choose_study_ui()
+        if selected == NEW:
+            # Each part in its own container, so that the Start row keeps its place in the page whatever
+            # the form shows (a moved element is drawn twice until the run ends: two Start buttons).
+            with st.container():
+                spec, name = setup_ui()
+            with st.container():
+                if spec is not None and not estimate_ui(spec):
+                    spec = None  # beyond the time budget: Start stays disabled
+            a, b = st.columns([1, 3], vertical_alignment="center")
+            with a:
+                start_ui(spec, name)
+            with b:
+                share_ui()
+if mode == "runs":
+    chosen_runs_view(chosen_rows)
+elif selected != NEW:
     render_study(selected)
+elif present:
+    st.info("Open **Set-up** above to start a study or pick one; its live charts then fill this screen.")
+else:
+    lab_ui()
+sync_url(selected, mode)

@@ -44,7 +44,7 @@ def test_tiny_study_through_the_ui(streamlit_server, page):
     page.get_by_role("button", name=re.compile("Start study")).click()
     expect(page.get_by_text("Study started: 2 runs queued")).to_be_visible(timeout=30_000)
     expect(page.get_by_test_id("stProgress")).to_contain_text("runs done")
-    assert "study=" in page.url
+    page.wait_for_url(re.compile(r"study="))  # the URL names the study (set at the end of the run)
 
     # A dropped connection (and the rerun replay on reconnect) must not start a second study.
     page.evaluate("window.streamlitDebug.disconnectWebsocket()")
