@@ -471,6 +471,7 @@ def start_ui(spec: compare.StudySpec | None, name: str) -> None:
             st.warning(f"{md_escape(exc)} Runs queued before the limit was reached keep their place.")
             return
         st.session_state.pop("compare_start_id", None)
+        st.session_state.pop("compare_notice", None)  # the link's note was about the form just used
         st.session_state["compare_pending_study"] = study_id
         st.session_state["compare_started"] = (study_id, counts)
         st.rerun()
