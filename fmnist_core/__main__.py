@@ -185,7 +185,9 @@ def study_spec_from_args(args: argparse.Namespace, kind: str):
                 raise ValueError(f"--lrs: {problem}")
     elif args.regularization:
         kind = "regularization"
-        names = list(REGULARIZATION_VARIANTS) if args.regularization == "all" else args.regularization.split(",")
+        names = (
+            list(REGULARIZATION_VARIANTS) if args.regularization == "all" else args.regularization.split(",")
+        )
     else:
         names = list(OPTIMIZERS) if args.optimizers == "all" else args.optimizers.split(",")
     return StudySpec(
@@ -200,12 +202,17 @@ def study_spec_from_args(args: argparse.Namespace, kind: str):
     )
 
 
-def _print_leaderboard(runs, *, target: float, rank_by: str = "last_val") -> None:
+def _print_leaderboard(runs, *, target: float, rank_by: str | None = None) -> None:
     from fmnist_core.studies import stats
 
+    rank_by = (
+        rank_by or stats.RANK_BY
+    )  # the page's ranking: the weights each run kept (early stopping's best)
     summary = stats.summarize(runs, rank_by=rank_by)
-    print(f"\nLeaderboard ({stats.METRIC_TITLES[rank_by]}, mean ± sample sd over seeds, ddof=1; "
-          "the top variant against each other, paired over seeds):")
+    print(
+        f"\nLeaderboard ({stats.METRIC_TITLES[rank_by]}, mean ± sample sd over seeds, ddof=1; "
+        "the top variant against each other, paired over seeds):"
+    )
     print(stats.leaderboard_table(summary, runs, target=target).to_string(index=False))
     print()
     print(stats.verdict(summary, runs))
@@ -303,7 +310,9 @@ def main(argv: list[str] | None = None) -> int:
     t = sub.add_parser("train", help="train one model and record the run")
     _add_common(t)
     t.set_defaults(epochs=None, batch_size=None)  # train: the preset's recipe unless given
-    t.add_argument("--optimizer", default=None, choices=sorted(OPTIMIZERS), help="default: the preset's (adam)")
+    t.add_argument(
+        "--optimizer", default=None, choices=sorted(OPTIMIZERS), help="default: the preset's (adam)"
+    )
     t.add_argument("--seed", type=int, default=42)
     t.add_argument(
         "--augment",
@@ -340,20 +349,36 @@ def main(argv: list[str] | None = None) -> int:
         "--target", type=float, default=0.85, help="validation accuracy target for epochs-to-target"
     )
     c.set_defaults(func=cmd_compare)
-    w = sub.add_parser("sweep", help="the fair race: optimizers x learning rates x seeds, then each at its best rate")
+    w = sub.add_parser(
+        "sweep", help="the fair race: optimizers x learning rates x seeds, then each at its best rate"
+    )
     _add_common(w)
     w.add_argument("--optimizers", default="sgd,adagrad,adam,rmsprop")
-    w.add_argument("--lrs", default=None, help="comma-separated rates for every optimizer (default: 5 around each default)")
+    w.add_argument(
+        "--lrs",
+        default=None,
+        help="comma-separated rates for every optimizer (default: 5 around each default)",
+    )
     w.add_argument("--seeds", type=int, default=2)
     w.add_argument("--first-seed", type=int, default=0)
-    w.add_argument("--target", type=float, default=0.85, help="validation accuracy target for epochs-to-target")
+    w.add_argument(
+        "--target", type=float, default=0.85, help="validation accuracy target for epochs-to-target"
+    )
     w.set_defaults(func=cmd_sweep)
-    lab = sub.add_parser("reproduce-lab", help="the lab's experiments with N seeds, and a report of its claims")
+    lab = sub.add_parser(
+        "reproduce-lab", help="the lab's experiments with N seeds, and a report of its claims"
+    )
     lab.add_argument("--seeds", type=int, default=3)
     lab.add_argument("--epochs", type=int, default=10)
-    lab.add_argument("--train-subset", type=int, default=None, help="train on only the first N training images")
-    lab.add_argument("--val-subset", type=int, default=None, help="validate on only the first N validation images")
-    lab.add_argument("--out", default=None, help="folder for lab-report.md and .csv (default: $FMNIST_HOME/reports)")
+    lab.add_argument(
+        "--train-subset", type=int, default=None, help="train on only the first N training images"
+    )
+    lab.add_argument(
+        "--val-subset", type=int, default=None, help="validate on only the first N validation images"
+    )
+    lab.add_argument(
+        "--out", default=None, help="folder for lab-report.md and .csv (default: $FMNIST_HOME/reports)"
+    )
     lab.add_argument("--data-dir", default=None, help="folder with the four IDX files")
     lab.set_defaults(func=cmd_reproduce_lab)
     e = sub.add_parser("export-run", help="write a run's config and metric points as a JSON recording")

@@ -202,3 +202,16 @@ def test_leaderboard_labels_stand_right_of_the_plot_never_on_a_whisker():
     top = max(m + s for m, s in zip(summary["mean"], summary["std"], strict=True))
     assert fig.layout.xaxis.range[1] > top  # whiskers end inside the plot
     assert fig.layout.margin.r >= 7 * len(notes[0].text)  # and the column has room
+
+
+def test_the_cli_leaderboard_ranks_by_the_weights_kept_too(tmp_path, capsys):
+    from fmnist_core.__main__ import _print_leaderboard
+
+    sid = early_stop_study(tmp_path)
+    _print_leaderboard(compare.study_runs(RunStore(tmp_path), sid), target=0.85)
+    out = capsys.readouterr().out
+    assert "Leaderboard (validation accuracy of the weights kept" in out
+    board = [line.strip() for line in out.splitlines() if line.strip().startswith(("1 ", "2 "))]
+    assert (
+        board[0].startswith("1 Early stopping") and board[1].startswith("2") and "No dropout" in board[1]
+    ), out
