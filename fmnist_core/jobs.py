@@ -447,6 +447,10 @@ class JobRunner:
                 self._start_workers(backend)
             return len(self._procs)
 
+    def problem(self) -> str | None:
+        """Why queued runs cannot start here, in a sentence for the pages (None: nothing known)."""
+        return getattr(self.ray, "problem", None) if self.executor == "ray" else None
+
     def _ray_executor(self):
         with self._lock:
             if self.ray is None:

@@ -514,6 +514,8 @@ def render_study(study_id: str) -> None:
     active = compare.is_active(runs)
     if (runs["status"] == "queued").any():
         get_runner().ensure_workers()  # after an app restart, queued runs need a worker again
+        if problem := get_runner().problem():
+            st.warning(problem)
     if active and st.button("Stop study", key="compare_stop", icon=":material/stop:"):
         out = compare.stop_study(store, study_id)
         msg = f"Cancelled {out['cancelled']} queued run(s); stopping {out['stopping']} running."

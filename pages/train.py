@@ -468,6 +468,8 @@ def live_view(run_id: int, seen_status: str, waiting_for_points: bool) -> None:
             "You can leave this page; it keeps its place."
         )
         get_runner().ensure_workers()
+        if problem := get_runner().problem():
+            st.warning(problem)
     else:
         prog = run_progress(run.config, points, started=run.started)
         st.progress(prog.fraction, text=("Stopping… · " if stopping else "") + prog.text)

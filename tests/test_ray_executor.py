@@ -308,3 +308,20 @@ def test_an_app_connects_to_a_running_cluster_by_its_address(ray_head, tiny_dir,
     _, status, tested, n_points, slots = result[0].split()
     assert (status, tested, slots) == ("finished", "True", "2") and int(n_points) > 2
     assert ray_head.is_initialized() and ray_head.cluster_resources().get("CPU") == 2  # still up
+
+
+def test_without_ray_installed_the_pages_get_a_sentence_not_silence(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError, as without the package
+    runner = JobRunner(tmp_path, start=False, executor="ray")
+    assert runner.problem() is None  # nothing known before the executor starts
+    runner.ensure_workers()
+    deadline = time.monotonic() + 10
+    while runner.problem() is None and time.monotonic() < deadline:
+        time.sleep(0.05)  # the dispatcher thread tries the import
+    problem = runner.problem()
+    assert problem and "Ray is not installed" in problem and "requirements-ray.txt" in problem
+    assert "ImportError" not in problem and "import of ray" not in problem.lower()  # no exception text
+    runner.shutdown()
+    assert JobRunner(tmp_path, start=False, executor="local").problem() is None

@@ -91,6 +91,7 @@ class RayExecutor:
         self.attempts: dict[int, int] = {}
         self.workers: dict[int, dict[str, Any]] = {}  # run id -> the Ray worker that trained it last
         self.error: str | None = None  # why the cluster cannot be used (server log and docs say more)
+        self.problem: str | None = None  # the same in a sentence for the pages (no exception text)
         self.connected = threading.Event()
         self._quit = threading.Event()
         self._lock = threading.Lock()
@@ -163,10 +164,18 @@ class RayExecutor:
                     "queued runs wait until then"
                 )
                 log.error("%s", self.error)
+                self.problem = (
+                    "Runs wait in the queue: this server trains on Ray (FMNIST_EXECUTOR=ray) but Ray is not "
+                    "installed here. Install it with `pip install -r requirements-ray.txt` and restart the app."
+                )
                 return
             except Exception as exc:  # a wrong address, a cluster not up yet: say so, try again later
                 self.error = f"could not connect to Ray at {self.address or '(local)'}: {exc}"
                 log.error("%s; retrying in 30 s", self.error)
+                self.problem = (
+                    "Runs wait in the queue: this server cannot reach its Ray cluster (FMNIST_RAY_ADDRESS); "
+                    "it tries again every 30 s, and the server log says why."
+                )
                 if self._quit.wait(30):
                     return
         while not self._quit.wait(POLL_SECONDS):
@@ -220,7 +229,7 @@ class RayExecutor:
 
         self._task = ray.remote(train_task)
         self._refresh_slots(force=True)
-        self.error = None
+        self.error = self.problem = None
         self.connected.set()
         log.info("Ray executor connected: %s runs at once", self.slots)
 
