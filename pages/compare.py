@@ -862,7 +862,7 @@ def chosen_runs_view(runs: list) -> None:
             "val acc (kept)": st.column_config.NumberColumn(format="%.4f"),
             "best val acc": st.column_config.NumberColumn(format="%.4f"),
             "test acc": st.column_config.NumberColumn(format="%.4f"),
-            "train images": st.column_config.NumberColumn(format="%d"),
+            "train images": st.column_config.NumberColumn(format="localized"),
             "test loss": st.column_config.NumberColumn(format="%.4f"),
             "kept epoch": st.column_config.NumberColumn(format="%d"),
             "seconds": st.column_config.NumberColumn(format="%.1f"),
