@@ -25,8 +25,14 @@ What the profile showed, and what helped (issue 10 item 2, measured 2026-11-26 o
 - A plain tf.function looping over pre-stacked batches (no Keras iterator/Optional/cond per step) trains
   an epoch in 1.2-1.8 s wall, 1.15-1.4 CPU s, against 1.3-1.4 s wall, 1.8-1.9 CPU s for `fit` on the
   same model: the remaining lever (a train_step that loops over a chunk of batches), not done yet.
-- Results of this bench, same run: plain fit 4.80 and 5.57 s/epoch (CPU 3.01, 2.88), ours 2.34 s/epoch
-  (CPU 1.85): 2.21x wall, 1.59x CPU, val_acc 0.8820 vs 0.8755, 5 points an epoch.
+- Where ours loses to a bare `fit` of the same pipeline (1.57 s/epoch without validation, 1.78 with):
+  tracing (1-2 s a run), the per-execution log sync that streaming needs, validation; the store's writes
+  and stop checks cost nothing measurable (2.14 s/epoch with them, 2.14-2.48 without).
+- Results of this bench: loaded machine (load 10-15), plain fit 4.80 and 5.57 s/epoch (CPU 3.01, 2.88),
+  ours 2.34 (CPU 1.85): 2.21x wall, 1.59x CPU. Quieter (load ~4): plain 3.12 and 2.80 (CPU 2.66, 2.44),
+  ours 2.25 (CPU 1.73): 1.31x wall, 1.48x CPU. val_acc 0.8820 vs 0.8755; 5 points an epoch. The issue's
+  goal (1.3 s/epoch or 2.8x) is not reached.
+- JAX (BENCH_BACKEND=jax BENCH_EPOCHS=3): Keras' array batches, 1.77 s/epoch (tf.data feeding JAX: 3.64).
 
     python -m bench training            # 10 epochs (the lab's run)
     BENCH_EPOCHS=3 python -m bench training

@@ -289,6 +289,42 @@ def test_a_resumed_run_trains_exactly_as_an_unbroken_one(tmp_path, augment):
     assert other.history["loss"] != unbroken.history["loss"]
 
 
+JAX_RESUME = """
+import os, sys, tempfile
+import numpy as np
+from fmnist_core.data import load_fashion_mnist
+from fmnist_core.training import TrainConfig, train
+data = load_fashion_mnist(download=False)
+cfg = TrainConfig(epochs=4, train_subset=2000, val_subset=1000, seed=5, backend="jax")
+unbroken = train(cfg, data, evaluate_test=False)
+path = os.path.join(tempfile.mkdtemp(), "c.keras")
+pts = []
+train(cfg, data, on_metrics=pts.append, on_epoch_done=lambda m, d: m.save(path) if d == 2 else None,
+      should_stop=lambda: sum(p["kind"] == "epoch" for p in pts) >= 2 and pts[-1]["kind"] == "batch",
+      evaluate_test=False)
+resumed = train(cfg, data, resume_from=path, initial_epoch=2, evaluate_test=False)
+same = all(np.array_equal(a, b) for a, b in zip(unbroken.model.get_weights(), resumed.model.get_weights()))
+print("RESULT", unbroken.history["val_accuracy"][-1], resumed.history["val_accuracy"][-1], same)
+"""
+
+
+def test_a_resumed_run_on_jax_trains_exactly_as_an_unbroken_one():
+    """The JAX backend (Keras' array batches, shuffled from NumPy's generator seeded per epoch): same."""
+    out = subprocess.run(
+        [sys.executable, "-c", JAX_RESUME],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT ")), None)
+    assert line is not None, out.stderr[-2000:]
+    unbroken, resumed, same = line.split()[1:]
+    print(f"JAX final val accuracy: unbroken {unbroken}, resumed {resumed}")
+    assert abs(float(unbroken) - float(resumed)) <= 0.005 and same == "True"
+
+
 def test_each_epoch_draws_its_batches_from_seed_and_epoch_only(tiny_data):
     """The pipeline started at epoch 2 yields what an unbroken one yields in its third pass."""
     from fmnist_core.training import epoch_dataset, prepare_data
