@@ -456,8 +456,12 @@ def live_view(run_id: int, seen_status: str, waiting_for_points: bool) -> None:
     if run is None:
         st.warning("This run was deleted.")
         return
-    if run.status != seen_status:
-        st.rerun()  # started or ended: redraw the whole page (history, results; polling stops when done)
+    # Started or ended: redraw the whole page (history, results; polling stops when done). A run that has just
+    # started is drawn here first, and the page is redrawn once its first point is on screen (below): a full
+    # redraw before that would hold the first point back by a whole page run.
+    just_started = seen_status == "queued" and run.status == "running" and waiting_for_points
+    if run.status != seen_status and not just_started:
+        st.rerun()
     render_header(run)
     points = store.points(run_id)
     stopping = run.stopping or st.session_state.get("train_stopping") == run_id
