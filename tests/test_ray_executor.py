@@ -236,7 +236,9 @@ def test_killing_the_ray_worker_leaves_the_run_interrupted_and_resumable(ray_run
     )
     got = positions(store, run_id)
     assert len(set(got)) == len(got)  # the points continue with no duplicates
-    assert got[: len(kept)] == kept and run.epochs_done == 8 and run.resumes == 1
+    # Every point seen before the kill is still there (the partial epoch's are retrained under the same
+    # positions; at an epoch's last step its epoch point sorts before the batch point, hence sets, not order).
+    assert set(kept) <= set(got) and run.epochs_done == 8 and run.resumes == 1
     assert [p[0] for p in got if p[2] == "epoch"] == list(range(1, 9))
 
 
