@@ -76,14 +76,13 @@ def options() -> ChartOptions:
     )
 
 
-def presenter_toggle() -> bool:
-    """The presenter-mode switch (sidebar); also `?present=1`. Returns whether it is on."""
-    st.session_state.setdefault("train_present", False)
-    on = st.sidebar.toggle(
-        "Presenter mode",
-        key="train_present",
-        help="For a projector: large type, the set-up folded away, the live charts full width.",
-    )
+def presenter_toggle(
+    key: str = "train_present",
+    help: str = "For a projector: large type, the set-up folded away, the live charts full width.",
+) -> bool:
+    """The presenter-mode switch (sidebar) of a page; also `?present=1`. Returns whether it is on."""
+    st.session_state.setdefault(key, False)
+    on = st.sidebar.toggle("Presenter mode", key=key, help=help)
     if on:
         st.html(PRESENTER_CSS)
     return on

@@ -28,7 +28,7 @@ from fmnist_core.studies import chosen, link
 from fmnist_core.text import md_escape
 from fmnist_core.training import TrainConfig
 from pages._evaluation import overlay_name
-from pages._live import PRESENTER_CSS
+from pages._live import presenter_toggle
 from pages._shared import get_runner, get_store
 
 NEW = "new"  # selectbox option for "set up a new study" (study ids are timestamps, never "new")
@@ -114,18 +114,6 @@ def share_ui() -> None:
         st.caption(
             "Opening it fills this form. Short names: " + ", ".join(f"`{n}`" for n in link.URL_NAMES) + "."
         )
-
-
-def presenter_toggle() -> bool:
-    """Presenter mode (sidebar), also `?present=1`: large type, set-up folded away, charts first."""
-    on = st.sidebar.toggle(
-        "Presenter mode",
-        key="compare_present",
-        help="For a projector: large type, the set-up folded away, the live charts and big numbers first.",
-    )
-    if on:
-        st.html(PRESENTER_CSS)
-    return on
 
 
 def _present() -> bool:
@@ -967,7 +955,10 @@ def lab_report_ui(seeds: int) -> None:
 # ------------------------------------------------------------------------------------ the page
 
 init_form()
-present = presenter_toggle()
+present = presenter_toggle(  # ?present=1 too: large type, set-up folded away, charts first
+    "compare_present",
+    help="For a projector: large type, the set-up folded away, the live charts and big numbers first.",
+)
 if not present:
     st.title("Compare optimizers")
     st.caption(

@@ -245,9 +245,13 @@ def drawing(label: int, variant: tuple, rng: np.random.Generator) -> dict:
         strokes.append({"points": e.tolist(), "width": width, "fill": False, "closed": False})
     for s in strokes:
         s["points"] = [[round(float(x), 1), round(float(y), 1)] for x, y in s["points"]]
-    tags = [style, "shaky" if is_shaky else "ruled", f"brush{width}"]
-    if mirror:
-        tags.append("mirrored")
+    return record(label, name, [style, "shaky" if is_shaky else "ruled", f"brush{width}"], mirror, strokes)
+
+
+def record(label: int, name: str, tags: list[str], mirror: bool, strokes: list[dict]) -> dict:
+    """One drawing as stored: its name under the class's folder, its label, tags (with the mirror and,
+    for shoes, which way the toe points) and strokes."""
+    tags = [*tags, *(["mirrored"] if mirror else [])]
     if label in (5, 7, 9):
         tags.append("toe_right" if mirror else "toe_left")
     slug = CLASS_NAMES[label].lower().replace("/", "_").replace(" ", "_").replace("-", "")

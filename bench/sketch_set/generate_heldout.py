@@ -20,8 +20,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from bench.sketch_set import CANVAS, HELDOUT
-from bench.sketch_set.generate import shaky
-from fmnist_core.data import CLASS_NAMES
+from bench.sketch_set.generate import record, shaky
 
 P = list[tuple[float, float]]
 
@@ -296,13 +295,7 @@ def drawing(label: int, variant: tuple, rng: np.random.Generator) -> dict:
         edge = shaky(pts, rng, closed=True) if style == "shaky" else pts
         strokes.append(stroke(edge, width, closed=style != "shaky"))
         strokes += [stroke(shaky(e, rng, closed=False) if style == "shaky" else e, width) for e in lines]
-    tags = [style, f"brush{width}", f"template{which}"]
-    if mirror:
-        tags.append("mirrored")
-    if label in (5, 7, 9):
-        tags.append("toe_right" if mirror else "toe_left")
-    slug = CLASS_NAMES[label].lower().replace("/", "_").replace(" ", "_").replace("-", "")
-    return {"name": f"{slug}/{name}", "label": label, "tags": tags, "strokes": strokes}
+    return record(label, name, [style, f"brush{width}", f"template{which}"], mirror, strokes)
 
 
 def main() -> None:
