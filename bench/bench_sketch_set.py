@@ -1,11 +1,13 @@
-"""Sketch-set accuracy: the 70 drawings of bench/sketch_set (and the 60 of its held-out set) through
-`classify_canvas` with the page's defaults, per class and overall (top-2 for the upper-body group), plus
-how honest answers behave on the drawings and on random scribbles.
+"""Sketch-set accuracy: the 70 drawings of bench/sketch_set (the 60 of its held-out set, the 80 of its
+third, untouched set) through `classify_canvas` with the page's defaults, per class and overall (top-2 for
+the upper-body group), plus how honest answers behave on the drawings and on random scribbles.
 
     python -m bench sketch_set                    # the default sketch model, trained fresh here
     python -m bench sketch_set --run 12           # a stored model ($FMNIST_HOME)
     python -m bench sketch_set --model m.keras    # a model file saved by --save
-    python -m bench sketch_set --set heldout      # only the held-out set (default: both)
+    python -m bench sketch_set --set heldout      # only the held-out set (default: all three)
+    python -m bench sketch_set --set both         # our set and the held-out one
+    python -m bench sketch_set --set third --quiet  # totals only (how the third set is read)
     python -m bench sketch_set --augment none     # the default config without augmentation
     python -m bench sketch_set --epochs 2 --train-subset 20000
 """
@@ -122,8 +124,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--save", default=None, help="save the freshly trained model to this .keras path")
     parser.add_argument("--model", default=None, help="a .keras file saved by --save (loaded with safe_mode)")
     parser.add_argument(
-        "--set", choices=[*SETS, "both"], default="both", help="which drawings (default both)"
+        "--set",
+        choices=[*SETS, "both", "all"],
+        default="all",
+        help="which drawings: main, heldout, third, both (main and heldout) or all (default)",
     )
+    parser.add_argument("--quiet", action="store_true", help="totals only, no per-class lines")
     args = parser.parse_args(argv or [])
     if args.run is not None:
         from fmnist_core import models_io
@@ -141,9 +147,20 @@ def main(argv: list[str] | None = None) -> None:
         model = trained_default(args)
         if args.save:
             model.save(args.save)
-    for name in SETS if args.set == "both" else [args.set]:
+    for name in set_names(args.set):
         print(f"-- {name} set ({SETS[name].name})")
-        evaluate(model, path=SETS[name], honest=name == "main")
+        result = evaluate(model, path=SETS[name], honest=name == "main", verbose=not args.quiet)
+        if args.quiet:
+            print(f"  overall top-1 {result['overall']:.1%}, top-2 {result['overall_top2']:.1%}")
+
+
+def set_names(choice: str) -> list[str]:
+    """The drawing sets a --set choice names."""
+    if choice == "all":
+        return list(SETS)
+    if choice == "both":
+        return ["main", "heldout"]
+    return [choice]
 
 
 if __name__ == "__main__":

@@ -6,7 +6,10 @@ the canvas' fill grey. Also random scribbles, for calibrating "this is not a gar
 and outline drawings, thin (6 px) to thick (34 px) strokes, ruled and shaky freehand lines with
 gaps, small and off-centre drawings, and shoes facing left and right. `heldout.json` (60 drawings, by
 `python -m bench.sketch_set.generate_heldout`) draws other garments in other hands, rotated a little:
-never tune to it.
+never tune to it. `third.json` (80 drawings, by `python -m bench.sketch_set.generate_third`) is a third,
+untouched set in yet other hands (rounded outlines, pen lifts, fat-brush painting, zig-zag fills, details
+such as zips, buttons and laces): made before any recipe was judged with it, and read only as totals
+while choosing one.
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ HERE = Path(__file__).resolve().parent
 SKETCHES = HERE / "sketches.json"
 # A second, independent set (other garments, other hands): the held-out check against tuning to the first.
 HELDOUT = HERE / "heldout.json"
-SETS = {"main": SKETCHES, "heldout": HELDOUT}
+# A third one, made before judging recipes with it: the check that a recipe chosen on the first two generalises.
+THIRD = HERE / "third.json"
+SETS = {"main": SKETCHES, "heldout": HELDOUT, "third": THIRD}
 FILL_GREY = (179, 179, 179, 255)  # the page's SHAPE_FILL "#b3b3b3"
 
 
