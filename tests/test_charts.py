@@ -358,3 +358,25 @@ def test_overlay_figure_draws_the_current_run_solid_under_the_others():
     _roundtrip(fig)
     empty = charts.overlay_figure(("#1", pd.DataFrame()), {}, metric="val_accuracy")
     assert not empty.data and empty.layout.annotations
+
+
+def test_style_template_is_the_validated_one_without_revalidation(monkeypatch):
+    """`_style` sets the shared template without validating it again (the slow part of every figure);
+    what the browser gets is exactly what the validated assignment gave, and figures do not share it."""
+    img = np.arange(28 * 28, dtype=np.float64).reshape(28, 28) / (28 * 28)
+    probs = np.array([0.05, 0.6, 0.0, 0.3, 0.05, 0, 0, 0, 0, 0])
+    builders = [
+        lambda: charts.probability_bars(probs, CLASS_NAMES, top=5, title="Top classes"),
+        lambda: charts.image_heatmap(img, title="What the model sees (28×28)", height=280),
+        lambda: charts.saliency_overlay(img, img[::-1], title="Grad-CAM", height=280),
+        lambda: charts.training_curves(_run_points(), title="curves"),
+        lambda: charts.pca_scatter(np.random.default_rng(0).normal(size=(20, 2)), np.arange(20) % 10, np.arange(20)),
+    ]
+    fast = [json.loads(b().to_json()) for b in builders]
+    monkeypatch.setattr(charts, "_set_template", lambda fig: fig.update_layout(template=charts._template()))
+    slow = [json.loads(b().to_json()) for b in builders]
+    assert fast == slow
+    assert all(f["layout"]["template"]["layout"]["plot_bgcolor"] == "white" for f in fast)
+    a, b = builders[0](), builders[0]()
+    a.layout.template.layout.font.size = 99  # a caller restyling one figure leaves the others alone
+    assert b.layout.template.layout.font.size != 99 and charts._template().layout.font.size != 99
