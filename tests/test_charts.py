@@ -370,7 +370,9 @@ def test_style_template_is_the_validated_one_without_revalidation(monkeypatch):
         lambda: charts.image_heatmap(img, title="What the model sees (28×28)", height=280),
         lambda: charts.saliency_overlay(img, img[::-1], title="Grad-CAM", height=280),
         lambda: charts.training_curves(_run_points(), title="curves"),
-        lambda: charts.pca_scatter(np.random.default_rng(0).normal(size=(20, 2)), np.arange(20) % 10, np.arange(20)),
+        lambda: charts.pca_scatter(
+            np.random.default_rng(0).normal(size=(20, 2)), np.arange(20) % 10, np.arange(20)
+        ),
     ]
     fast = [json.loads(b().to_json()) for b in builders]
     monkeypatch.setattr(charts, "_set_template", lambda fig: fig.update_layout(template=charts._template()))
