@@ -28,6 +28,7 @@ from fmnist_core.sketch.default import (
 )
 from fmnist_core.store import ACTIVE, Run
 from pages._shared import dataset_or_stop, get_runner, get_store
+from pages._sketch_keras import keep_keras_warm
 from pages._sketch_place import render_sketch_place
 from pages._sketch_send import instant_send
 
@@ -61,31 +62,12 @@ HINT = (
 # ------------------------------------------------------------------------------------ cached core calls
 
 
-def lighten_keras_clear_session() -> None:
-    """Streamlit calls `keras.backend.clear_session()` after every script run, fragment runs included;
-    its default `gc.collect()` over the whole server heap took 0.3-1 s here while holding the GIL, so the
-    next stroke's answer (and the images of this one) waited behind it. Keep the reset, skip the full
-    collection (Python's own incremental GC still runs). Only this server process is affected: training
-    runs in worker processes."""
-    import keras
-
-    current = keras.backend.clear_session
-    if getattr(current, "_without_gc", False):
-        return
-
-    def clear_session(free_memory: bool = True) -> None:
-        current(free_memory=False)
-
-    clear_session._without_gc = True  # type: ignore[attr-defined]
-    keras.backend.clear_session = clear_session
-
-
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)
 def load_model(home: str, run_id: int, mtime: float):
     """A stored model, held across reruns and sessions; keyed by run id and file mtime so a
     retrained file is reloaded. Raises ModelLoadError (not cached)."""
     model = models_io.load_stored_model(get_store(), run_id)
-    lighten_keras_clear_session()
+    keep_keras_warm()  # Streamlit's per-run Keras reset keeps its compiled kernels (pages/_sketch_keras.py)
     return model
 
 
