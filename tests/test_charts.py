@@ -376,9 +376,91 @@ def test_style_template_is_the_validated_one_without_revalidation(monkeypatch):
     ]
     fast = [json.loads(b().to_json()) for b in builders]
     monkeypatch.setattr(charts, "_set_template", lambda fig: fig.update_layout(template=charts._template()))
+    charts._image_heatmap_frame.cache_clear()  # frames cached by the fast build are built again
+    charts._probability_bars_frame.cache_clear()
     slow = [json.loads(b().to_json()) for b in builders]
+    charts._image_heatmap_frame.cache_clear()
+    charts._probability_bars_frame.cache_clear()
     assert fast == slow
     assert all(f["layout"]["template"]["layout"]["plot_bgcolor"] == "white" for f in fast)
     a, b = builders[0](), builders[0]()
     a.layout.template.layout.font.size = 99  # a caller restyling one figure leaves the others alone
     assert b.layout.template.layout.font.size != 99 and charts._template().layout.font.size != 99
+
+
+def _image_heatmap_built_in_full(image, *, title="", height=420):
+    """image_heatmap as it was before its frame was cached: every property validated on every call."""
+    lo, hi = charts._image_range(image)
+    fig = go.Figure(
+        go.Heatmap(
+            z=image,
+            colorscale=charts.GRAY_SCALE,
+            zmin=lo,
+            zmax=hi,
+            colorbar=dict(title=dict(text="value"), thickness=10, xpad=4),
+            hovertemplate="row %{y}, col %{x}<br>value %{z}<extra></extra>",
+        )
+    )
+    charts._square_image_axes(fig)
+    fig.update_xaxes(title_text="col", range=[-0.5, image.shape[1] - 0.5], title_standoff=4)
+    fig.update_yaxes(title_text="row", range=[image.shape[0] - 0.5, -0.5], title_standoff=4)
+    fig.update_layout(template=charts._template())
+    return charts._style(fig, title=title, height=height, legend=False)
+
+
+def _probability_bars_built_in_full(probs, class_names, *, top=None, title=""):
+    probs = np.asarray(probs, dtype=np.float64).reshape(-1)
+    order = np.argsort(-probs, kind="stable")
+    if top is not None:
+        order = order[: max(1, top)]
+    fig = go.Figure(
+        go.Bar(
+            x=probs[order],
+            y=[f"{i} · {class_names[i]}" for i in order],
+            orientation="h",
+            marker_color=[charts.HIGHLIGHT if k == 0 else charts.MUTED for k in range(len(order))],
+            text=[f"{p:.1%}" for p in probs[order]],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="%{y}: %{x:.2%}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(range=[0, 1.12], tickformat=".0%", title_text="probability")
+    fig.update_yaxes(autorange="reversed")
+    fig.update_layout(template=charts._template())
+    return charts._style(fig, title=title, height=60 + 30 * len(order), legend=False)
+
+
+def test_per_stroke_figures_from_cached_frames_are_the_figures_built_in_full():
+    """image_heatmap and probability_bars reuse a validated frame and assign only their data: the browser
+    gets what a figure built and validated in full gives, for every kind of input the pages pass."""
+    rng = np.random.default_rng(0)
+    images = [
+        rng.random((28, 28), dtype=np.float32),  # the Sketch page's input in [0, 1]
+        rng.integers(0, 256, (28, 28), dtype=np.uint8),  # the explorer's pixels
+        rng.random((28, 28)) * 300,  # float64 beyond 255
+        np.zeros((10, 12)),
+    ]
+    for image in images:
+        for title, height in (("What the model sees (28×28)", 280), ("", 420)):
+            fast = charts.image_heatmap(image, title=title, height=height)
+            full = _image_heatmap_built_in_full(image, title=title, height=height)
+            assert json.loads(fast.to_json()) == json.loads(full.to_json())
+    for probs in (rng.dirichlet(np.ones(10)), np.eye(10)[3], np.full(10, 0.1)):
+        for top, title in ((5, "Top classes"), (None, ""), (1, "Top guesses")):
+            fast = charts.probability_bars(probs, CLASS_NAMES, top=top, title=title)
+            full = _probability_bars_built_in_full(probs, CLASS_NAMES, top=top, title=title)
+            assert json.loads(fast.to_json()) == json.loads(full.to_json())
+
+
+def test_figures_from_cached_frames_are_independent_and_validate_changes():
+    a = charts.image_heatmap(np.zeros((28, 28)), title="t")
+    a.update_layout(height=999, title_text="changed")
+    a.data[0].colorscale = "Viridis"
+    b = charts.image_heatmap(np.ones((28, 28)) * 255, title="t")
+    assert b.layout.height == 420 and b.layout.title.text == "t" and b.data[0].colorscale[0][1] == "#000000"
+    np.testing.assert_array_equal(np.asarray(a.data[0].z), 0)  # a keeps its own pixels
+    with pytest.raises(ValueError):
+        b.layout.height = "tall"  # changes after the build are validated as usual
+    with pytest.raises(ValueError):
+        charts.probability_bars(np.ones(10) / 10, CLASS_NAMES).data[0].orientation = "diagonal"
