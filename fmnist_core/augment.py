@@ -51,12 +51,22 @@ class SketchParams:
     fill_level: tuple[float, float] = (0.55, 1.0)  # silhouette interior level (the canvas' fill is 0.7)
     rim: float = 0.6  # probability that a silhouette keeps a bright rim (a filled outline)
     inner: float = 0.5  # probability that a silhouette shows the item's strong inner edges
-    # Stroke width in 28-px pixels: a 4-48 px brush on a 336-px canvas, a drawing ~250 px across.
+    # Stroke width in 28-px pixels: a 4-48 px brush on a 336-px canvas, a drawing ~250 px across (a small
+    # drawing in a thick brush frames to wider strokes: a 34 px brush on a 150-px drawing is ~6 px).
     stroke: tuple[float, float] = (0.5, 3.0)
+    rim_width: tuple[int, int] = (1, 3)  # px: a silhouette's rim (a filled outline's stroke), whole pixels
     rotation: float = 8.0  # max degrees either way
     scale: tuple[float, float] = (0.85, 1.0)  # zoom (1 = the framing's full 28 px)
     aspect: float = 0.12  # max relative change of width vs height
     shift: float = 1.5  # max px either way
+    # Probability that a silhouette or outline is cut from the item's whole shape (pixels above a fraction
+    # of the item's mean level, enclosed holes filled), as a person draws the garment whatever its
+    # colours, rather than at a threshold of the peak (which breaks a dark garment with a bright print).
+    solid: float = 0.0
+    # Probability that a silhouette's interior is hatched (parallel strokes at a random angle, 2-5 px
+    # apart, drawn at full ink) inside its rim, as people fill a shape with the brush.
+    hatch: float = 0.0
+    outline_inner: float = 0.0  # probability that an outline shows the item's strong inner edges too
 
     def __post_init__(self) -> None:
         problems = params_problems(self)
@@ -72,7 +82,7 @@ def params_problems(p: SketchParams) -> list[str]:
         if not (lo <= a <= b <= hi):
             out.append(f"{name} must be a range within [{lo:g}, {hi:g}] (got {a:g}-{b:g})")
 
-    for name in ("flip", "plain", "outline", "rim", "inner"):
+    for name in ("flip", "plain", "outline", "rim", "inner", "solid", "hatch", "outline_inner"):
         v = getattr(p, name)
         if not 0.0 <= v <= 1.0:
             out.append(f"{name} must be a probability from 0 to 1 (got {v:g})")
@@ -80,7 +90,8 @@ def params_problems(p: SketchParams) -> list[str]:
         out.append(f"plain + outline fractions must be at most 1 (got {p.plain + p.outline:g})")
     rng("threshold", p.threshold, 0.0, 0.95)
     rng("fill_level", p.fill_level, 0.1, 1.0)
-    rng("stroke", p.stroke, 0.5, 3.0)
+    rng("stroke", p.stroke, 0.5, 6.0)
+    rng("rim_width", p.rim_width, 1, 6)
     rng("scale", p.scale, 0.5, 1.5)
     if not 0.0 <= p.rotation <= 45.0:
         out.append(f"rotation must be from 0 to 45 degrees (got {p.rotation:g})")
@@ -160,25 +171,72 @@ def _peak_normalise(tf, x):
     return tf.math.divide_no_nan(x, peak)
 
 
+def fill_holes(tf, mask):
+    """(B, 28, 28, 1) 0/1 masks -> the same with every region the mask encloses filled (a flood fill
+    of the background from the border, 8-connected, bounded at 2 x 28 steps)."""
+    m = tf.transpose(mask, [3, 1, 2, 0])  # (1, 28, 28, B): pooling vectorised over the batch
+    border = np.zeros((1, SIDE, SIDE, 1), np.float32)
+    border[:, 0, :], border[:, -1, :], border[:, :, 0], border[:, :, -1] = 1, 1, 1, 1
+    free = 1.0 - m
+    outside = free * tf.constant(border)
+    for _ in range(2 * SIDE):
+        outside = tf.nn.max_pool2d(outside, ksize=3, strides=1, padding="SAME") * free
+    return tf.transpose(1.0 - outside, [3, 1, 2, 0])
+
+
+def item_mask(tf, x, seed, params: SketchParams, k: int):
+    """(B, 28, 28, 1) 0/1: the item's shape. With probability `params.solid`, the whole item (pixels
+    above 2-25% of the item's mean level, holes filled); otherwise above a random fraction of the peak
+    (`params.threshold`). `x` is peak-normalised; `k` keeps the random streams of callers apart."""
+    b = tf.shape(x)[0]
+    thr = _uniform(tf, [b, 1, 1, 1], seed, k, *params.threshold)
+    by_peak = tf.cast(x > thr, tf.float32)
+    lit = tf.cast(x > 0.02, tf.float32)
+    mean = tf.math.divide_no_nan(
+        tf.reduce_sum(x * lit, axis=[1, 2, 3], keepdims=True),
+        tf.reduce_sum(lit, axis=[1, 2, 3], keepdims=True),
+    )
+    frac = _uniform(tf, [b, 1, 1, 1], seed, k + 100, 0.02, 0.25)
+    whole = fill_holes(tf, tf.cast(x > tf.maximum(frac * mean, 0.01), tf.float32))
+    use_whole = _uniform(tf, [b, 1, 1, 1], seed, k + 200) < params.solid
+    return tf.where(use_whole, whole, by_peak)
+
+
+def hatching(tf, b, seed):
+    """(B, 28, 28, 1) 0/1 stripes: a random angle, period 2-5 px, about half of each period inked."""
+    ang = _uniform(tf, [b, 1, 1, 1], seed, 20, 0.0, np.pi)
+    period = _uniform(tf, [b, 1, 1, 1], seed, 21, 2.0, 5.0)
+    phase = _uniform(tf, [b, 1, 1, 1], seed, 22)
+    duty = _uniform(tf, [b, 1, 1, 1], seed, 23, 0.35, 0.65)
+    yy, xx = np.mgrid[0:SIDE, 0:SIDE].astype(np.float32)
+    t = (
+        tf.constant(xx)[None, :, :, None] * tf.cos(ang) + tf.constant(yy)[None, :, :, None] * tf.sin(ang)
+    ) / period
+    return tf.cast(tf.math.floormod(t + phase, 1.0) < duty, tf.float32)
+
+
 def silhouette(tf, x, seed, params: SketchParams):
     """Binarise at a random threshold (of each image's peak), fill at a random level, sometimes with a
-    bright rim 1-3 px wide: what a filled drawing (or a filled outline: brush-wide stroke, interior at
+    bright rim (`rim_width`, 1-3 px by default): what a filled drawing (or a filled outline: brush-wide stroke, interior at
     0.7) looks like after framing."""
     b = tf.shape(x)[0]
     x = _peak_normalise(tf, x)
-    thr = _uniform(tf, [b, 1, 1, 1], seed, 7, *params.threshold)
-    mask = tf.cast(x > thr, tf.float32)
+    mask = item_mask(tf, x, seed, params, 7)
     level = _uniform(tf, [b, 1, 1, 1], seed, 8, *params.fill_level)
     m = tf.transpose(mask, [3, 1, 2, 0])  # (1, 28, 28, B): pooling is vectorised over channels
+    lo, hi = (int(v) for v in params.rim_width)
     rims, eroded = [], m
-    for _ in range(3):
+    for _ in range(hi):
         eroded = -tf.nn.max_pool2d(-eroded, ksize=3, strides=1, padding="SAME")
         rims.append(m - eroded)
-    rims = tf.transpose(tf.concat(rims, axis=0), [3, 1, 2, 0])  # (B, 28, 28, 3): rims 1, 2, 3 px wide
-    width = tf.cast(_uniform(tf, [b], seed, 13, 0.0, 3.0), tf.int32)
-    rim = tf.reduce_sum(rims * tf.reshape(tf.one_hot(width, 3), [-1, 1, 1, 3]), axis=3, keepdims=True)
+    rims = tf.transpose(tf.concat(rims, axis=0), [3, 1, 2, 0])  # (B, 28, 28, hi): rims 1..hi px wide
+    width = tf.cast(_uniform(tf, [b], seed, 13, float(lo), hi + 1.0), tf.int32) - 1  # index: lo-1..hi-1
+    rim = tf.reduce_sum(rims * tf.reshape(tf.one_hot(width, hi), [-1, 1, 1, hi]), axis=3, keepdims=True)
     with_rim = tf.cast(_uniform(tf, [b, 1, 1, 1], seed, 9) < params.rim, tf.float32)
     out = mask * level + with_rim * rim * (1.0 - level)
+    # Sometimes a hatched interior instead of an even fill: full-ink strokes inside a full-ink rim.
+    hatched = tf.maximum(rim, (mask - rim) * hatching(tf, b, seed))
+    out = tf.where(_uniform(tf, [b, 1, 1, 1], seed, 24) < params.hatch, hatched, out)
     # Sometimes the item's inner lines too (a coat's opening, a collar, a sole), drawn at full
     # strength as people draw them: strong edges of the photo inside the silhouette.
     grad = tf.norm(tf.image.sobel_edges(x), axis=-1)  # (B, 28, 28, 1)
@@ -195,23 +253,33 @@ def outline(tf, x, seed, params: SketchParams):
     x = _peak_normalise(tf, x)
     thr = _uniform(tf, [b, 1, 1, 1], seed, 10, *params.threshold)
     big = tf.image.resize(x, [2 * SIDE, 2 * SIDE], method="bilinear")
-    mask = tf.cast(big > thr, tf.float32)
-    # Stroke width w (28-px units) = w * 2 px at 2x: erosions by 1..6 px, one chosen per image. A 3x3
+    by_peak = tf.cast(big > thr, tf.float32)
+    # The whole item's shape (item_mask) at 2x: upsampled bilinear and cut at half, so its edge is smooth.
+    mask28 = item_mask(tf, x, seed, params, 10)
+    whole = tf.cast(tf.image.resize(mask28, [2 * SIDE, 2 * SIDE], method="bilinear") > 0.5, tf.float32)
+    mask = tf.where(_uniform(tf, [b, 1, 1, 1], seed, 210) < params.solid, whole, by_peak)
+    # Stroke width w (28-px units) = w * 2 px at 2x: erosions by 1..2*max px, one chosen per image. A 3x3
     # erosion applied k times is the radius-k square erosion. The batch goes in the channel axis:
     # CPU pooling is vectorised over channels (one channel of 128 images is ~6x slower).
-    widths = 6
+    widths = int(np.ceil(2 * params.stroke[1]))
     m = tf.transpose(mask, [3, 1, 2, 0])  # (1, 56, 56, B)
     rings, eroded = [], m
     for _ in range(widths):
         eroded = -tf.nn.max_pool2d(-eroded, ksize=3, strides=1, padding="SAME")
         rings.append(m - eroded)
-    rings = tf.transpose(tf.concat(rings, axis=0), [3, 1, 2, 0])  # (B, 56, 56, 6): ring of radius k+1
+    rings = tf.transpose(tf.concat(rings, axis=0), [3, 1, 2, 0])  # (B, 56, 56, widths): radius k+1
     w = _uniform(tf, [b], seed, 11, *params.stroke) * 2.0
     pick = tf.clip_by_value(tf.cast(tf.round(w), tf.int32) - 1, 0, widths - 1)
     onehot = tf.reshape(tf.one_hot(pick, widths), [-1, 1, 1, widths])
     ring = tf.reduce_sum(rings * onehot, axis=3, keepdims=True)  # (B, 56, 56, 1)
-    small = tf.nn.avg_pool2d(ring, ksize=2, strides=2, padding="VALID")
-    return _peak_normalise(tf, small)
+    small = _peak_normalise(tf, tf.nn.avg_pool2d(ring, ksize=2, strides=2, padding="VALID"))
+    # Sometimes the inner lines too (a coat's opening, a collar, laces), as wide as a thin stroke.
+    grad = tf.norm(tf.image.sobel_edges(x), axis=-1)
+    edge_thr = _uniform(tf, [b, 1, 1, 1], seed, 25, 0.8, 1.6)
+    inside = -tf.nn.max_pool2d(-mask28, ksize=3, strides=1, padding="SAME")
+    inner = tf.cast(grad > edge_thr, tf.float32) * inside
+    with_inner = tf.cast(_uniform(tf, [b, 1, 1, 1], seed, 26) < params.outline_inner, tf.float32)
+    return tf.maximum(small, with_inner * inner)
 
 
 def augment_batch(x: tf.Tensor, seed: tf.Tensor, *, kind: str, params: SketchParams | None = None):

@@ -55,6 +55,60 @@ def test_silhouette_is_binary_levels():
         assert len(levels) <= 3  # background, fill level, rim
 
 
+def test_fill_holes_fills_what_is_enclosed_and_nothing_open():
+    ring = np.zeros((2, 28, 28, 1), np.float32)
+    ring[0, 5:20, 5:20] = 1.0
+    ring[0, 7:18, 7:18] = 0.0  # a closed square ring
+    ring[1] = ring[0]
+    ring[1, 17:20, 10:14] = 0.0  # the same ring with its bottom side cut open
+    out = augment.fill_holes(tf, tf.constant(ring)).numpy()
+    assert out[0, 7:18, 7:18].min() == 1.0  # the enclosed square is filled
+    assert out[1, 10:15, 10:14].max() == 0.0  # an open U stays hollow
+    assert out[:, :5].max() == 0.0 and out[:, 21:].max() == 0.0  # nothing outside grows
+
+
+def dark_garment(n: int = 8) -> np.ndarray:
+    """(n, 28, 28, 1): a dark body (0.12) with a bright print (1.0) in its middle."""
+    x = np.zeros((n, 28, 28, 1), np.float32)
+    x[:, 3:25, 6:22] = 0.12
+    x[:, 10:14, 11:17] = 1.0
+    return x
+
+
+def test_solid_silhouettes_keep_a_dark_garment_whole():
+    x, seed = tf.constant(dark_garment()), tf.constant([5, 6], tf.int64)
+    whole = augment.silhouette(tf, x, seed, augment.SketchParams(solid=1.0, rim=0.0, inner=0.0)).numpy()
+    by_peak = augment.silhouette(
+        tf, x, seed, augment.SketchParams(solid=0.0, rim=0.0, inner=0.0, threshold=(0.3, 0.45))
+    ).numpy()
+    assert (whole[:, 3:25, 6:22] > 0).all()  # the whole body, print and all
+    assert (whole[:, :3] == 0).all() and (whole[:, :, :6] == 0).all()
+    assert (by_peak[:, 3:25, 6:22] > 0).mean() < 0.1  # a threshold of the peak keeps only the print
+
+
+def test_hatched_silhouettes_have_strokes_inside_a_rim():
+    x = square_batch(8)
+    out = augment.silhouette(
+        tf, tf.constant(x), tf.constant([7, 8], tf.int64), augment.SketchParams(hatch=1.0, inner=0.0)
+    ).numpy()
+    inside = out[:, 10:18, 7:13, 0]
+    for img in inside:
+        assert (img == 0).mean() > 0.15 and (img == 1).mean() > 0.15  # strokes and gaps
+    assert out[:, 6:22, 3, 0].min() == 1.0  # the rim (the left edge) is inked
+
+
+def test_outlines_can_show_inner_lines():
+    x = square_batch(8)
+    x[:, 9:19, 9:11] = 0.05  # a dark slot in the middle (a coat's opening), inside the shape
+    seed = tf.constant([3, 4], tf.int64)
+    bare = augment.outline(tf, tf.constant(x), seed, augment.SketchParams(solid=1.0)).numpy()
+    lined = augment.outline(
+        tf, tf.constant(x), seed, augment.SketchParams(solid=1.0, outline_inner=1.0)
+    ).numpy()
+    assert bare[:, 10:18, 7:13].max() == 0.0  # a bare outline: no interior
+    assert (lined[:, 10:18, 7:13, 0].max(axis=(1, 2)) == 1.0).all()  # the opening is drawn
+
+
 @pytest.mark.parametrize("kind", ["flip", "sketch"])
 def test_values_stay_in_unit_range_and_shape_is_kept(kind):
     rng = np.random.default_rng(0)
@@ -115,6 +169,9 @@ def test_image_shaped_inputs_keep_their_shape():
         ({"plain": 0.8, "outline": 0.5}, "at most 1"),
         ({"rotation": 90.0}, "rotation must be from 0 to 45"),
         ({"scale": (1.2, 0.9)}, "scale must be a range"),
+        ({"solid": 1.5}, "solid must be a probability"),
+        ({"hatch": -0.1}, "hatch must be a probability"),
+        ({"outline_inner": 2.0}, "outline_inner must be a probability"),
     ],
 )
 def test_out_of_range_parameters_are_refused_with_a_message(params, message):
