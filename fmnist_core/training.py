@@ -172,6 +172,7 @@ class PreparedData:
     x_test: np.ndarray
     y_test: np.ndarray
     tensors: Any = field(default=None, repr=False, compare=False)  # (x_train, y_train) as tf tensors
+    val_tensors: Any = field(default=None, repr=False, compare=False)  # (x_val, y_val) as tf tensors
 
 
 # key -> (the dataset object, its prepared arrays); holding the dataset keeps its id() from being reused
@@ -273,9 +274,11 @@ def make_streaming_callback(
     on_metrics: Callable[[dict], None] | None,
     should_stop: Callable[[], bool] | None,
     on_epoch_done: Callable[[Any, int], None] | None = None,
+    batches_per_step: int = 1,
 ):
     """A keras Callback that forwards points to `on_metrics`, honours `should_stop`, and calls
-    `on_epoch_done(model, epochs_done)` after each complete epoch's point (checkpoints)."""
+    `on_epoch_done(model, epochs_done)` after each complete epoch's point (checkpoints).
+    `batches_per_step`: how many batches one Keras step trains (a chunk: `install_chunked_train_step`)."""
     keras = _import_keras()
 
     class StreamingCallback(keras.callbacks.Callback):
@@ -300,8 +303,9 @@ def make_streaming_callback(
 
         def on_train_batch_end(self, batch, logs=None):
             logs = logs or {}
-            # Keras reports the nominal end of an execution group; the epoch's last group is shorter.
-            self.step = max(self.step, min(int(batch) + 1, steps_per_epoch))
+            # Keras reports the nominal end of an execution group (or the chunk's index, a chunk being
+            # `batches_per_step` batches); the epoch's last group or chunk is shorter.
+            self.step = max(self.step, min((int(batch) + 1) * batches_per_step, steps_per_epoch))
             point = {
                 "kind": "batch",
                 "epoch": self.epoch + 1,
@@ -423,6 +427,109 @@ def _keep_compiled(model: Any, config: TrainConfig, steps_per_execution: int, st
     _COMPILED.update(model=model, key=_compiled_key(config, steps_per_execution, steps_per_epoch))
 
 
+# The TensorFlow path trains a *chunk* of batches per Keras step: `fit` gets chunks of up to
+# `chunk x batch_size` images (`chunked_dataset`), and the model's train step loops over the chunk's
+# batches inside one graph (`tf.while_loop`), one gradient step per batch, exactly as `fit` would.
+# Keras' own multi-step execution (`steps_per_execution`) runs the same steps, but wraps each in a
+# nested function call, a `tf.cond` and an `Optional` from the iterator, which cost more than the lab
+# MLP's arithmetic (bench training). Callbacks (points, stop checks) run between chunks, as they ran
+# between executions. Adam, the default, updates each variable with TensorFlow's fused kernel
+# (`ResourceApplyAdam`: the same formula as Keras' Adam, in 1 op instead of ~12).
+
+
+def fusable_adam(optimizer: Any) -> bool:
+    """True when `optimizer` is Keras' plain Adam (no AMSGrad, weight decay, clipping, EMA, loss
+    scaling or gradient accumulation), whose update `ResourceApplyAdam` computes exactly."""
+    keras = _import_keras()
+    o = optimizer
+    return (
+        type(o) is keras.optimizers.Adam
+        and not o.amsgrad
+        and o.weight_decay is None
+        and o.clipnorm is None
+        and o.clipvalue is None
+        and o.global_clipnorm is None
+        and not o.use_ema
+        and o.loss_scale_factor is None
+        and o.gradient_accumulation_steps is None
+    )
+
+
+def install_chunked_train_step(model: Any, batch_size: int) -> None:
+    """Make `model.train_step` (TensorFlow backend) train a chunk of batches: slices of `batch_size`
+    from the chunk, each a full Keras step (forward, loss with regularisation, gradient, optimizer
+    update, loss and metric trackers), in order. The chunk's logs are Keras' running means, as
+    `fit` reports them. Set on the instance: the saved model is an ordinary functional model."""
+    import tensorflow as tf
+
+    optimizer = model.optimizer
+    if not optimizer.built:  # its slots (m, v) must exist before the step is traced
+        optimizer.build(model.trainable_variables)
+    fused = fusable_adam(optimizer) and all(
+        v.dtype == "float32" and v.constraint is None for v in model.trainable_weights
+    )
+
+    def apply_adam(grads, variables):
+        # Keras' Adam.update_step, fused: alpha = lr sqrt(1 - b2^t) / (1 - b1^t), m += (g - m)(1 - b1),
+        # v += (g^2 - v)(1 - b2), var -= m alpha / (sqrt(v) + eps), with t = iterations + 1.
+        lr = tf.cast(optimizer.learning_rate, tf.float32)  # a schedule is evaluated at `iterations`
+        t = tf.cast(optimizer.iterations + 1, tf.float32)
+        b1, b2 = float(optimizer.beta_1), float(optimizer.beta_2)
+        b1_power, b2_power = tf.pow(b1, t), tf.pow(b2, t)
+        for var, grad in zip(variables, grads, strict=True):
+            i = optimizer._get_variable_index(var)  # noqa: SLF001 (Keras' own slot lookup)
+            tf.raw_ops.ResourceApplyAdam(
+                var=var.value.handle,
+                m=optimizer._momentums[i].value.handle,  # noqa: SLF001
+                v=optimizer._velocities[i].value.handle,  # noqa: SLF001
+                beta1_power=b1_power,
+                beta2_power=b2_power,
+                lr=lr,
+                beta1=b1,
+                beta2=b2,
+                epsilon=float(optimizer.epsilon),
+                grad=tf.cast(grad, tf.float32),
+            )
+        optimizer.iterations.assign_add(1)
+
+    def train_step(data):
+        x, y = data[0], data[1]
+        n = tf.shape(x)[0]
+        steps = (n + batch_size - 1) // batch_size
+
+        def one_batch(i):
+            xb, yb = x[i * batch_size : (i + 1) * batch_size], y[i * batch_size : (i + 1) * batch_size]
+            with tf.GradientTape() as tape:
+                y_pred = model(xb, training=True)
+                loss = model._compute_loss(x=xb, y=yb, y_pred=y_pred, sample_weight=None, training=True)  # noqa: SLF001
+                model._loss_tracker.update_state(loss, sample_weight=tf.shape(xb)[0])  # noqa: SLF001
+                loss = optimizer.scale_loss(loss)
+            variables = model.trainable_weights
+            grads = tape.gradient(loss, variables)
+            if fused:
+                apply_adam(grads, variables)
+            else:
+                optimizer.apply_gradients(zip(grads, variables, strict=True))
+            model.compute_metrics(xb, yb, y_pred, sample_weight=None)
+            return (i + 1,)
+
+        tf.while_loop(lambda i: i < steps, one_batch, (tf.constant(0),))
+        return model.get_metrics_result()
+
+    model.train_step = train_step
+    model.steps_per_execution = 1  # a chunk is the execution
+    model.train_function = None  # traced anew with this step
+
+
+def chunked_dataset(batches: Any, *, steps: int, chunk: int, batch_size: int) -> Any:
+    """`steps` batches of `batch_size` (the last may be short) -> chunks of `chunk` batches, flat:
+    the same images in the same order, `chunk x batch_size` per element (the last chunk shorter)."""
+    import tensorflow as tf
+
+    ds = batches.rebatch(chunk * batch_size).prefetch(1)
+    return ds.apply(tf.data.experimental.assert_cardinality(math.ceil(steps / chunk)))
+
+
 # Randomness of a run is a pure function of (seed, epoch), so that a run resumed after epoch k trains
 # epochs k+1.. exactly as an unbroken run does: the batch order and augmentations of epoch e come from
 # stateless ops seeded with (seed, e), and each random layer's seed-generator state (Dropout) is set at
@@ -440,6 +547,24 @@ def _train_tensors(prepared: PreparedData) -> tuple[Any, Any]:
     if prepared.tensors is None:
         prepared.tensors = (tf.constant(prepared.x_train), tf.constant(prepared.y_train))
     return prepared.tensors
+
+
+def validation_batch_size(config: TrainConfig) -> int:
+    """Validation has no gradients: big batches (a flat MLP's 12,000 images in 3 of them)."""
+    return max(config.batch_size, 4096 if config.model.input == "flat" else 1024)
+
+
+def validation_data(config: TrainConfig, prepared: PreparedData) -> Any:
+    """`fit`'s validation data. On TensorFlow, a dataset over tensors made once per prepared split
+    (from arrays, Keras would copy the 12,000 images into a new dataset at every `fit`)."""
+    if _import_keras().backend.backend() != "tensorflow":
+        return (prepared.x_val, prepared.y_val)
+    import tensorflow as tf
+
+    if prepared.val_tensors is None:
+        prepared.val_tensors = (tf.constant(prepared.x_val), tf.constant(prepared.y_val))
+    ds = tf.data.Dataset.from_tensor_slices(prepared.val_tensors).batch(validation_batch_size(config))
+    return ds.prefetch(1)
 
 
 def epoch_dataset(
@@ -523,10 +648,13 @@ def make_epoch_seed_callback(seed: int):
     return EpochSeeds()
 
 
-def _fit_inputs(config: TrainConfig, prepared: PreparedData, *, initial_epoch: int = 0) -> dict[str, Any]:
+def _fit_inputs(
+    config: TrainConfig, prepared: PreparedData, *, initial_epoch: int = 0, chunk: int = 1
+) -> dict[str, Any]:
     """`model.fit`'s training inputs: the epoch-seeded pipeline (`epoch_dataset`), augmenting on the fly
-    when `config.augment` is set; on JAX without augmentation, the arrays (shuffled by Keras from NumPy's
-    generator, which the epoch callback seeds from (seed, epoch))."""
+    when `config.augment` is set, in chunks of `chunk` batches when the model trains chunks
+    (`install_chunked_train_step`); on JAX without augmentation, the arrays (shuffled by Keras from
+    NumPy's generator, which the epoch callback seeds from (seed, epoch))."""
     if config.augment is None and _import_keras().backend.backend() != "tensorflow":
         # tf.data feeding JAX measured 3.64 s/epoch against 1.69 for Keras' own array batches (bench training)
         return {
@@ -542,6 +670,9 @@ def _fit_inputs(config: TrainConfig, prepared: PreparedData, *, initial_epoch: i
         first_epoch=initial_epoch,
         augment=config.augment,
     )
+    if chunk > 1:
+        steps = math.ceil(len(prepared.x_train) / config.batch_size)
+        ds = chunked_dataset(ds, steps=steps, chunk=chunk, batch_size=config.batch_size)
     return {"x": ds, "shuffle": False}  # the pipeline shuffles, seeded per epoch
 
 
@@ -605,6 +736,9 @@ def train(
     steps_per_epoch = math.ceil(n_train / config.batch_size)
 
     spe = steps_per_execution_for(config, steps_per_epoch)
+    # TensorFlow trains chunks of `spe` batches per Keras step (install_chunked_train_step); JAX runs
+    # Keras' own multi-step executions of `spe` steps (it traces the whole loop into one XLA program).
+    chunk = spe if _import_keras().backend.backend() == "tensorflow" else 1
     if resume_from is not None:  # our own checkpoint, by path we built: weights, optimizer state
         keras = _import_keras()
         _COMPILED.clear()
@@ -612,10 +746,14 @@ def train(
         keras.utils.set_random_seed(config.seed)  # the randomness of each epoch comes from (seed, epoch)
         model = keras.saving.load_model(resume_from, safe_mode=True)
         model.steps_per_execution = spe
+        if chunk > 1:
+            install_chunked_train_step(model, config.batch_size)
     else:
         model = _reset_compiled(config, spe, steps_per_epoch) if reuse_compiled else None
         if model is None:
             model = seeded_compiled_model(config, steps_per_execution=spe, steps_per_epoch=steps_per_epoch)
+            if chunk > 1:
+                install_chunked_train_step(model, config.batch_size)
             if reuse_compiled:
                 _keep_compiled(model, config, spe, steps_per_epoch)
     cb = make_streaming_callback(
@@ -623,6 +761,7 @@ def train(
         on_metrics=on_metrics,
         should_stop=should_stop,
         on_epoch_done=on_epoch_done,
+        batches_per_step=chunk,
     )
     callbacks = [make_epoch_seed_callback(config.seed), cb]
     early = _early_stopping_callback(config)
@@ -632,15 +771,15 @@ def train(
         callbacks.append(early)
     if on_metrics is not None and initial_epoch == 0:
         on_metrics(first_point(model, prepared, config))
-    fit_inputs = _fit_inputs(config, prepared, initial_epoch=initial_epoch)
+    fit_inputs = _fit_inputs(config, prepared, initial_epoch=initial_epoch, chunk=chunk)
     t0 = time.perf_counter()
     try:
         model.fit(
             **fit_inputs,
             epochs=config.epochs,
             initial_epoch=initial_epoch,
-            validation_data=(prepared.x_val, prepared.y_val),
-            validation_batch_size=max(config.batch_size, 1024),  # validation has no gradients: big batches
+            validation_data=validation_data(config, prepared),
+            validation_batch_size=validation_batch_size(config),  # used for arrays (JAX)
             callbacks=callbacks,
             verbose=0,
         )

@@ -333,3 +333,57 @@ def test_a_kept_compiled_model_trains_exactly_as_a_fresh_one(tiny, optimizer):
     assert all(np.array_equal(a, b) for a, b in zip(kept.model.get_weights(), fresh_weights, strict=True))
     other = train(cfg.with_(batch_size=16), tiny, evaluate_test=False, reuse_compiled=True)
     assert other.model is not first.model  # another shape: a model of its own
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "spec", "schedule"),
+    [
+        ("adam", PRESETS["lab_mlp"], None),  # fused Adam, dropout
+        ("adam", ModelSpec(l2=1e-3, batch_norm=True, dropout=(0.2,)), "onecycle"),  # schedule, BN, L2
+        ("momentum", PRESETS["lab_mlp"], None),  # Keras' own update inside the chunk
+    ],
+)
+def test_a_chunked_train_step_trains_as_keras_fit_does_batch_by_batch(tiny, optimizer, spec, schedule):
+    """The TensorFlow path trains chunks of batches in one graph (install_chunked_train_step): the
+    same batches, dropout draws and updates as Keras' own step-by-step `fit`, and its logs."""
+    from fmnist_core.training import (
+        chunked_dataset,
+        epoch_dataset,
+        fusable_adam,
+        install_chunked_train_step,
+        prepare_data,
+        seeded_compiled_model,
+    )
+
+    cfg = TrainConfig(model=spec, optimizer=optimizer, epochs=2, batch_size=16, seed=3, lr_schedule=schedule)
+    prepared = prepare_data(cfg, tiny)
+    steps = math.ceil(len(prepared.x_train) / cfg.batch_size)  # 160 images: 10 batches
+    results = []
+    for chunk in (1, 4):  # 4 does not divide 10: the epoch's last chunk is short
+        model = seeded_compiled_model(cfg, steps_per_epoch=steps)
+        ds = epoch_dataset(prepared, batch_size=cfg.batch_size, seed=cfg.seed)
+        if chunk > 1:
+            install_chunked_train_step(model, cfg.batch_size)
+            ds = chunked_dataset(ds, steps=steps, chunk=chunk, batch_size=cfg.batch_size)
+        hist = model.fit(ds, epochs=1, verbose=0, shuffle=False)
+        fused = fusable_adam(model.optimizer)
+        results.append((model.get_weights(), hist.history, int(model.optimizer.iterations.numpy())))
+    (w1, h1, it1), (w4, h4, it4) = results
+    assert it1 == it4 == steps  # one optimizer step per batch
+    assert fused == (optimizer == "adam")
+    for a, b in zip(w1, w4, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=2e-6)
+    assert h1["loss"] == pytest.approx(h4["loss"], rel=1e-4)
+    assert h1["accuracy"] == pytest.approx(h4["accuracy"], abs=1e-6)
+
+
+def test_fused_adam_is_only_used_for_plain_adam():
+    import keras
+
+    from fmnist_core.training import fusable_adam
+
+    assert fusable_adam(keras.optimizers.Adam(1e-3))
+    assert not fusable_adam(keras.optimizers.Adam(amsgrad=True))
+    assert not fusable_adam(keras.optimizers.Adam(clipnorm=1.0))
+    assert not fusable_adam(keras.optimizers.AdamW())
+    assert not fusable_adam(keras.optimizers.RMSprop())
