@@ -63,6 +63,9 @@ class SketchParams:
     # of the item's mean level, enclosed holes filled), as a person draws the garment whatever its
     # colours, rather than at a threshold of the peak (which breaks a dark garment with a bright print).
     solid: float = 0.0
+    # Probability that such a whole-item shape also has its enclosed holes filled (a print's dark patch, but
+    # also the gaps between a sandal's straps or inside a bag's handle).
+    fill_holes: float = 1.0
     # Probability that a silhouette's interior is hatched (parallel strokes at a random angle, 2-5 px
     # apart, drawn at full ink) inside its rim, as people fill a shape with the brush.
     hatch: float = 0.0
@@ -82,7 +85,7 @@ def params_problems(p: SketchParams) -> list[str]:
         if not (lo <= a <= b <= hi):
             out.append(f"{name} must be a range within [{lo:g}, {hi:g}] (got {a:g}-{b:g})")
 
-    for name in ("flip", "plain", "outline", "rim", "inner", "solid", "hatch", "outline_inner"):
+    for name in ("flip", "plain", "outline", "rim", "inner", "solid", "fill_holes", "hatch", "outline_inner"):
         v = getattr(p, name)
         if not 0.0 <= v <= 1.0:
             out.append(f"{name} must be a probability from 0 to 1 (got {v:g})")
@@ -191,13 +194,18 @@ def item_mask(tf, x, seed, params: SketchParams, k: int):
     b = tf.shape(x)[0]
     thr = _uniform(tf, [b, 1, 1, 1], seed, k, *params.threshold)
     by_peak = tf.cast(x > thr, tf.float32)
+    if params.solid == 0.0:  # (parameters are fixed per pipeline: skip work whose result is never used)
+        return by_peak
     lit = tf.cast(x > 0.02, tf.float32)
     mean = tf.math.divide_no_nan(
         tf.reduce_sum(x * lit, axis=[1, 2, 3], keepdims=True),
         tf.reduce_sum(lit, axis=[1, 2, 3], keepdims=True),
     )
     frac = _uniform(tf, [b, 1, 1, 1], seed, k + 100, 0.02, 0.25)
-    whole = fill_holes(tf, tf.cast(x > tf.maximum(frac * mean, 0.01), tf.float32))
+    whole = tf.cast(x > tf.maximum(frac * mean, 0.01), tf.float32)
+    if params.fill_holes > 0.0:
+        filled = _uniform(tf, [b, 1, 1, 1], seed, k + 300) < params.fill_holes
+        whole = tf.where(filled, fill_holes(tf, whole), whole)
     use_whole = _uniform(tf, [b, 1, 1, 1], seed, k + 200) < params.solid
     return tf.where(use_whole, whole, by_peak)
 
@@ -235,8 +243,9 @@ def silhouette(tf, x, seed, params: SketchParams):
     with_rim = tf.cast(_uniform(tf, [b, 1, 1, 1], seed, 9) < params.rim, tf.float32)
     out = mask * level + with_rim * rim * (1.0 - level)
     # Sometimes a hatched interior instead of an even fill: full-ink strokes inside a full-ink rim.
-    hatched = tf.maximum(rim, (mask - rim) * hatching(tf, b, seed))
-    out = tf.where(_uniform(tf, [b, 1, 1, 1], seed, 24) < params.hatch, hatched, out)
+    if params.hatch > 0.0:
+        hatched = tf.maximum(rim, (mask - rim) * hatching(tf, b, seed))
+        out = tf.where(_uniform(tf, [b, 1, 1, 1], seed, 24) < params.hatch, hatched, out)
     # Sometimes the item's inner lines too (a coat's opening, a collar, a sole), drawn at full
     # strength as people draw them: strong edges of the photo inside the silhouette.
     grad = tf.norm(tf.image.sobel_edges(x), axis=-1)  # (B, 28, 28, 1)
@@ -273,6 +282,8 @@ def outline(tf, x, seed, params: SketchParams):
     onehot = tf.reshape(tf.one_hot(pick, widths), [-1, 1, 1, widths])
     ring = tf.reduce_sum(rings * onehot, axis=3, keepdims=True)  # (B, 56, 56, 1)
     small = _peak_normalise(tf, tf.nn.avg_pool2d(ring, ksize=2, strides=2, padding="VALID"))
+    if params.outline_inner == 0.0:
+        return small
     # Sometimes the inner lines too (a coat's opening, a collar, laces), as wide as a thin stroke.
     grad = tf.norm(tf.image.sobel_edges(x), axis=-1)
     edge_thr = _uniform(tf, [b, 1, 1, 1], seed, 25, 0.8, 1.6)

@@ -86,6 +86,17 @@ def test_solid_silhouettes_keep_a_dark_garment_whole():
     assert (by_peak[:, 3:25, 6:22] > 0).mean() < 0.1  # a threshold of the peak keeps only the print
 
 
+def test_whole_shapes_keep_real_gaps_open_unless_asked_to_fill_holes():
+    x = np.zeros((8, 28, 28, 1), np.float32)
+    x[:, 6:22, 4:24] = 0.8
+    x[:, 10:18, 10:18] = 0.0  # a real gap (a bag's handle, between a sandal's straps), enclosed
+    x, seed = tf.constant(x), tf.constant([5, 6], tf.int64)
+    kept = augment.item_mask(tf, x, seed, augment.SketchParams(solid=1.0, fill_holes=0.0), 7).numpy()
+    filled = augment.item_mask(tf, x, seed, augment.SketchParams(solid=1.0, fill_holes=1.0), 7).numpy()
+    assert kept[:, 11:17, 11:17].max() == 0.0 and kept[:, 7:21, 5].min() == 1.0
+    assert filled[:, 6:22, 4:24].min() == 1.0
+
+
 def test_hatched_silhouettes_have_strokes_inside_a_rim():
     x = square_batch(8)
     out = augment.silhouette(
@@ -171,6 +182,9 @@ def test_image_shaped_inputs_keep_their_shape():
         ({"scale": (1.2, 0.9)}, "scale must be a range"),
         ({"solid": 1.5}, "solid must be a probability"),
         ({"hatch": -0.1}, "hatch must be a probability"),
+        ({"fill_holes": 1.2}, "fill_holes must be a probability"),
+        ({"rim_width": (0, 3)}, "rim_width must be a range"),
+        ({"stroke": (0.5, 7.0)}, "stroke must be a range"),
         ({"outline_inner": 2.0}, "outline_inner must be a probability"),
     ],
 )
