@@ -367,10 +367,18 @@ def saliency_overlay(
     peak = float(np.nanmax(np.abs(saliency))) if saliency.size else 0.0
     relative = np.abs(saliency) / peak if peak > 0 else np.zeros_like(saliency)
     lo, hi = _image_range(image)
+    fig = _reuse(_saliency_overlay_frame(image.shape, lo, hi, title, height))
+    fig.data[0].z = image  # validated, like any assignment
+    fig.data[1].update(z=relative, customdata=image)
+    return fig
+
+
+@cache
+def _saliency_overlay_frame(shape: tuple[int, ...], lo: float, hi: float, title: str, height: int) -> dict:
+    """saliency_overlay's figure without its pixels, for images of one shape and range."""
     fig = go.Figure(
         [
             go.Heatmap(
-                z=image,
                 colorscale=GRAY_SCALE,
                 zmin=lo,
                 zmax=hi,
@@ -379,8 +387,6 @@ def saliency_overlay(
                 name="image",
             ),
             go.Heatmap(
-                z=relative,
-                customdata=image,
                 colorscale=SALIENCY_SCALE,
                 zmin=0,
                 zmax=1,
@@ -391,9 +397,9 @@ def saliency_overlay(
         ]
     )
     _square_image_axes(fig)
-    fig.update_xaxes(range=[-0.5, image.shape[1] - 0.5])
-    fig.update_yaxes(range=[image.shape[0] - 0.5, -0.5])
-    return _style(fig, title=title, height=height, legend=False)
+    fig.update_xaxes(range=[-0.5, shape[1] - 0.5])
+    fig.update_yaxes(range=[shape[0] - 0.5, -0.5])
+    return _style(fig, title=title, height=height, legend=False).to_plotly_json()
 
 
 # --------------------------------------------------------------------------------------------- dataset

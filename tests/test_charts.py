@@ -376,11 +376,12 @@ def test_style_template_is_the_validated_one_without_revalidation(monkeypatch):
     ]
     fast = [json.loads(b().to_json()) for b in builders]
     monkeypatch.setattr(charts, "_set_template", lambda fig: fig.update_layout(template=charts._template()))
-    charts._image_heatmap_frame.cache_clear()  # frames cached by the fast build are built again
-    charts._probability_bars_frame.cache_clear()
+    frames = (charts._image_heatmap_frame, charts._probability_bars_frame, charts._saliency_overlay_frame)
+    for frame in frames:
+        frame.cache_clear()  # frames cached by the fast build are built again
     slow = [json.loads(b().to_json()) for b in builders]
-    charts._image_heatmap_frame.cache_clear()
-    charts._probability_bars_frame.cache_clear()
+    for frame in frames:
+        frame.cache_clear()
     assert fast == slow
     assert all(f["layout"]["template"]["layout"]["plot_bgcolor"] == "white" for f in fast)
     a, b = builders[0](), builders[0]()
@@ -431,6 +432,36 @@ def _probability_bars_built_in_full(probs, class_names, *, top=None, title=""):
     return charts._style(fig, title=title, height=60 + 30 * len(order), legend=False)
 
 
+def _saliency_overlay_built_in_full(image, saliency, *, title="", height=420):
+    saliency = np.asarray(saliency, dtype=np.float64)
+    peak = float(np.nanmax(np.abs(saliency))) if saliency.size else 0.0
+    relative = np.abs(saliency) / peak if peak > 0 else np.zeros_like(saliency)
+    lo, hi = charts._image_range(image)
+    fig = go.Figure(
+        [
+            go.Heatmap(
+                z=image, colorscale=charts.GRAY_SCALE, zmin=lo, zmax=hi, showscale=False, hoverinfo="skip",
+                name="image",
+            ),
+            go.Heatmap(
+                z=relative,
+                customdata=image,
+                colorscale=charts.SALIENCY_SCALE,
+                zmin=0,
+                zmax=1,
+                name="saliency",
+                colorbar=dict(title=dict(text="saliency"), thickness=12),
+                hovertemplate="row %{y}, col %{x}<br>pixel %{customdata}<br>saliency %{z:.2f}<extra></extra>",
+            ),
+        ]
+    )  # fmt: skip
+    charts._square_image_axes(fig)
+    fig.update_xaxes(range=[-0.5, image.shape[1] - 0.5])
+    fig.update_yaxes(range=[image.shape[0] - 0.5, -0.5])
+    fig.update_layout(template=charts._template())
+    return charts._style(fig, title=title, height=height, legend=False)
+
+
 def test_per_stroke_figures_from_cached_frames_are_the_figures_built_in_full():
     """image_heatmap and probability_bars reuse a validated frame and assign only their data: the browser
     gets what a figure built and validated in full gives, for every kind of input the pages pass."""
@@ -446,6 +477,11 @@ def test_per_stroke_figures_from_cached_frames_are_the_figures_built_in_full():
             fast = charts.image_heatmap(image, title=title, height=height)
             full = _image_heatmap_built_in_full(image, title=title, height=height)
             assert json.loads(fast.to_json()) == json.loads(full.to_json())
+            heat = rng.random(image.shape)
+            for sal in (heat, np.zeros(image.shape)):
+                fast = charts.saliency_overlay(image, sal, title=title, height=height)
+                full = _saliency_overlay_built_in_full(image, sal, title=title, height=height)
+                assert json.loads(fast.to_json()) == json.loads(full.to_json())
     for probs in (rng.dirichlet(np.ones(10)), np.eye(10)[3], np.full(10, 0.1)):
         for top, title in ((5, "Top classes"), (None, ""), (1, "Top guesses")):
             fast = charts.probability_bars(probs, CLASS_NAMES, top=top, title=title)
