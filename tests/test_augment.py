@@ -35,13 +35,25 @@ def test_flip_is_a_flip_or_the_image_itself():
 
 def test_outline_has_no_interior_and_keeps_the_edges():
     x = square_batch(16)
-    out = augment.outline(tf, tf.constant(x), tf.constant([3, 4], tf.int64), augment.SketchParams()).numpy()
+    params = augment.SketchParams(stroke=(0.5, 2.0))  # strokes up to 2 px: the middle stays clear
+    out = augment.outline(tf, tf.constant(x), tf.constant([3, 4], tf.int64), params).numpy()
     assert out.shape == x.shape
     interior = out[:, 11:17, 7:13, 0]  # well inside the rectangle (rows 6-21, cols 3-16)
     assert interior.max() == 0.0
     left_edge = out[:, 8:20, 3, 0]
     assert left_edge.min() > 0.2  # the outline is there
     assert np.allclose(out.max(axis=(1, 2, 3)), 1.0)  # peak scaled to 1, like the framing
+
+
+def test_wide_strokes_reach_further_in():
+    x = tf.constant(square_batch(8))
+    seed = tf.constant([3, 4], tf.int64)
+    thin = augment.outline(tf, x, seed, augment.SketchParams(stroke=(1.0, 1.0), outline_inner=0.0)).numpy()
+    wide = augment.outline(tf, x, seed, augment.SketchParams(stroke=(4.5, 4.5), outline_inner=0.0)).numpy()
+    # 3 px in from the left edge (column 3): ink only for the wide stroke (a thick brush, a small drawing)
+    assert thin[:, 10:18, 6, 0].max() == 0.0
+    assert wide[:, 10:18, 6, 0].min() > 0.3
+    assert wide[:, 13, 9:11, 0].max() == 0.0  # and still hollow in the middle
 
 
 def test_silhouette_is_binary_levels():
@@ -77,9 +89,11 @@ def dark_garment(n: int = 8) -> np.ndarray:
 
 def test_solid_silhouettes_keep_a_dark_garment_whole():
     x, seed = tf.constant(dark_garment()), tf.constant([5, 6], tf.int64)
-    whole = augment.silhouette(tf, x, seed, augment.SketchParams(solid=1.0, rim=0.0, inner=0.0)).numpy()
+    whole = augment.silhouette(
+        tf, x, seed, augment.SketchParams(solid=1.0, rim=0.0, inner=0.0, hatch=0.0)
+    ).numpy()
     by_peak = augment.silhouette(
-        tf, x, seed, augment.SketchParams(solid=0.0, rim=0.0, inner=0.0, threshold=(0.3, 0.45))
+        tf, x, seed, augment.SketchParams(solid=0.0, rim=0.0, inner=0.0, hatch=0.0, threshold=(0.3, 0.45))
     ).numpy()
     assert (whole[:, 3:25, 6:22] > 0).all()  # the whole body, print and all
     assert (whole[:, :3] == 0).all() and (whole[:, :, :6] == 0).all()
@@ -112,9 +126,11 @@ def test_outlines_can_show_inner_lines():
     x = square_batch(8)
     x[:, 9:19, 9:11] = 0.05  # a dark slot in the middle (a coat's opening), inside the shape
     seed = tf.constant([3, 4], tf.int64)
-    bare = augment.outline(tf, tf.constant(x), seed, augment.SketchParams(solid=1.0)).numpy()
+    bare = augment.outline(
+        tf, tf.constant(x), seed, augment.SketchParams(solid=1.0, outline_inner=0.0, stroke=(0.5, 2.0))
+    ).numpy()
     lined = augment.outline(
-        tf, tf.constant(x), seed, augment.SketchParams(solid=1.0, outline_inner=1.0)
+        tf, tf.constant(x), seed, augment.SketchParams(solid=1.0, outline_inner=1.0, stroke=(0.5, 2.0))
     ).numpy()
     assert bare[:, 10:18, 7:13].max() == 0.0  # a bare outline: no interior
     assert (lined[:, 10:18, 7:13, 0].max(axis=(1, 2)) == 1.0).all()  # the opening is drawn
