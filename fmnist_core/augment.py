@@ -64,10 +64,10 @@ class SketchParams:
     aspect: float = 0.12  # max relative change of width vs height
     shift: float = 1.5  # max px either way
     # Probability that a silhouette or outline is cut from the item's whole shape (pixels above a fraction
-    # of the item's mean level, enclosed holes filled), as a person draws the garment whatever its
+    # of the item's mean level, the gaps it closes filled), as a person draws the garment whatever its
     # colours, rather than at a threshold of the peak (which breaks a dark garment with a bright print).
     solid: float = 0.7
-    # Probability that such a whole-item shape also has its enclosed holes filled (a print's dark patch, but
+    # Probability that such a whole-item shape also has the gaps it closes filled (a print's dark patch, but
     # also the gaps between a sandal's straps or inside a bag's handle).
     fill_holes: float = 1.0
     # Probability that a silhouette's interior is hatched (parallel strokes at a random angle, 2-5 px
@@ -203,7 +203,7 @@ def _depth(tf, m, n: int):
 
 def item_mask(tf, x, seed, params: SketchParams, k: int):
     """(B, 28, 28, 1) 0/1: the item's shape. With probability `params.solid`, the whole item (pixels
-    above 2-25% of the item's mean level, holes filled); otherwise above a random fraction of the peak
+    above 2-25% of the item's mean level, gaps it closes filled: `fill_holes`); otherwise above a random fraction of the peak
     (`params.threshold`). `x` is peak-normalised; `k` keeps the random streams of callers apart."""
     b = tf.shape(x)[0]
     thr = _uniform(tf, [b, 1, 1, 1], seed, k, *params.threshold)
@@ -238,9 +238,9 @@ def hatching(tf, b, seed):
 
 
 def silhouette(tf, x, seed, params: SketchParams, mask=None):
-    """Binarise at a random threshold (of each image's peak), fill at a random level, sometimes with a
-    bright rim (`rim_width`, 1-3 px by default): what a filled drawing (or a filled outline: brush-wide stroke, interior at
-    0.7) looks like after framing."""
+    """The item's shape (`mask`, or `item_mask`'s) filled at a random level, sometimes with a bright rim
+    (`rim_width` px) or hatched inside it: what a filled drawing (or a filled outline: brush-wide stroke,
+    interior at 0.7) looks like after framing."""
     b = tf.shape(x)[0]
     x = _peak_normalise(tf, x)
     mask = item_mask(tf, x, seed, params, 7) if mask is None else mask
@@ -265,8 +265,9 @@ def silhouette(tf, x, seed, params: SketchParams, mask=None):
 
 
 def outline(tf, x, seed, params: SketchParams, mask=None):
-    """The outline of a binarised silhouette only (no interior), drawn at 2x resolution with a random
-    stroke width and area-averaged back to 28 px, as the canvas framing does; peak scaled to 1."""
+    """The outline of the item's shape (`mask`, or `item_mask`'s) only (no interior), drawn at 2x
+    resolution with a random stroke width and area-averaged back to 28 px, as the canvas framing does;
+    peak scaled to 1; sometimes with the item's inner lines."""
     b = tf.shape(x)[0]
     x = _peak_normalise(tf, x)
     # The item's shape (item_mask) at 2x: upsampled bilinear and cut at half, so its edge is smooth.
