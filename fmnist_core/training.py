@@ -428,7 +428,7 @@ def _keep_compiled(model: Any, config: TrainConfig, steps_per_execution: int, st
 
 
 # The TensorFlow path trains a *chunk* of batches per Keras step: `fit` gets chunks of up to
-# `chunk x batch_size` images (`chunked_dataset`), and the model's train step loops over the chunk's
+# `chunk x batch_size` images (`epoch_dataset(chunk=...)`), and the model's train step loops over the chunk's
 # batches inside one graph (`tf.while_loop`), one gradient step per batch, exactly as `fit` would.
 # Keras' own multi-step execution (`steps_per_execution`) runs the same steps, but wraps each in a
 # nested function call, a `tf.cond` and an `Optional` from the iterator, which cost more than the lab
@@ -496,38 +496,46 @@ def install_chunked_train_step(model: Any, batch_size: int) -> None:
         x, y = data[0], data[1]
         n = tf.shape(x)[0]
         steps = (n + batch_size - 1) // batch_size
+        variables = model.trainable_weights
 
-        def one_batch(i):
+        def one_batch(i, losses, preds):
             xb, yb = x[i * batch_size : (i + 1) * batch_size], y[i * batch_size : (i + 1) * batch_size]
             with tf.GradientTape() as tape:
                 y_pred = model(xb, training=True)
                 loss = model._compute_loss(x=xb, y=yb, y_pred=y_pred, sample_weight=None, training=True)  # noqa: SLF001
-                model._loss_tracker.update_state(loss, sample_weight=tf.shape(xb)[0])  # noqa: SLF001
-                loss = optimizer.scale_loss(loss)
-            variables = model.trainable_weights
-            grads = tape.gradient(loss, variables)
+                scaled = optimizer.scale_loss(loss)
+            grads = tape.gradient(scaled, variables)
             if fused:
                 apply_adam(grads, variables)
             else:
                 optimizer.apply_gradients(zip(grads, variables, strict=True))
-            model.compute_metrics(xb, yb, y_pred, sample_weight=None)
-            return (i + 1,)
+            return i + 1, losses.write(i, loss), preds.write(i, y_pred)
 
-        tf.while_loop(lambda i: i < steps, one_batch, (tf.constant(0),))
+        _, losses, preds = tf.while_loop(
+            lambda i, *_: i < steps,
+            one_batch,
+            (
+                tf.constant(0),
+                tf.TensorArray(tf.float32, size=steps),
+                tf.TensorArray(
+                    model.outputs[0].dtype,
+                    size=steps,
+                    infer_shape=False,  # the last batch may be short
+                    element_shape=tf.TensorShape([None, *model.outputs[0].shape[1:]]),
+                ),
+            ),
+        )
+        # The loss and metric trackers take the chunk's batches at once: the same sums as one update
+        # a batch (Keras' running means: sum of loss x batch size over images), in fewer ops a step.
+        sizes = tf.minimum(batch_size, n - tf.range(steps) * batch_size)
+        model._loss_tracker.update_state(losses.stack(), sample_weight=sizes)  # noqa: SLF001
+        if model._compile_metrics is not None:  # noqa: SLF001
+            model._compile_metrics.update_state(y, preds.concat())  # noqa: SLF001
         return model.get_metrics_result()
 
     model.train_step = train_step
     model.steps_per_execution = 1  # a chunk is the execution
     model.train_function = None  # traced anew with this step
-
-
-def chunked_dataset(batches: Any, *, steps: int, chunk: int, batch_size: int) -> Any:
-    """`steps` batches of `batch_size` (the last may be short) -> chunks of `chunk` batches, flat:
-    the same images in the same order, `chunk x batch_size` per element (the last chunk shorter)."""
-    import tensorflow as tf
-
-    ds = batches.rebatch(chunk * batch_size).prefetch(1)
-    return ds.apply(tf.data.experimental.assert_cardinality(math.ceil(steps / chunk)))
 
 
 # Randomness of a run is a pure function of (seed, epoch), so that a run resumed after epoch k trains
@@ -574,10 +582,14 @@ def epoch_dataset(
     seed: int,
     first_epoch: int = 0,
     augment: str | None = None,
+    chunk: int = 1,
 ):
     """Batches for `model.fit` from `first_epoch` on: one pass per epoch, the order (and augmentation)
     of epoch e a function of (seed, e) only. Batches are gathered in TensorFlow from the training arrays
     (no second copy per epoch); the index permutation is `tf.random.experimental.index_shuffle`.
+    `chunk` > 1: elements of `chunk` consecutive batches, flat (`chunk x batch_size` images, the last
+    element shorter), for a model that trains chunks (`install_chunked_train_step`); the same images
+    in the same order, and without augmentation gathered a chunk at a time (a third of the CPU).
 
     Keras makes one iterator per epoch over a dataset of known length; the pipeline counts its own
     passes (a counter read once when a pass starts), so pass i is epoch first_epoch + i whatever the
@@ -590,6 +602,7 @@ def epoch_dataset(
     feat = tuple(int(d) for d in x.shape[1:])
     seed_t = tf.constant(seed, tf.int64)
     passes = tf.Variable(first_epoch - 1, dtype=tf.int64, trainable=False)
+    gather_size = batch_size * chunk if augment is None else batch_size
 
     def one_epoch(_):
         e = passes.assign_add(1)
@@ -599,7 +612,7 @@ def epoch_dataset(
         # each batch carries a stateless seed of its own for augmentation: (epoch, batch) and the run's seed
         return (
             tf.data.Dataset.from_tensor_slices(order)
-            .batch(batch_size)
+            .batch(gather_size)
             .enumerate()
             .map(lambda b, idx: (idx, tf.stack([e * STEP_STRIDE + b, seed_t])))
         )
@@ -615,8 +628,11 @@ def epoch_dataset(
         return xb, yb
 
     ds = tf.data.Dataset.range(1).flat_map(one_epoch)
-    ds = ds.map(load, num_parallel_calls=2, deterministic=True).prefetch(4)
-    return ds.apply(tf.data.experimental.assert_cardinality(steps))
+    ds = ds.map(load, num_parallel_calls=2, deterministic=True)
+    if gather_size < batch_size * chunk:  # augmented a batch at a time (its own seed), then chunked
+        ds = ds.rebatch(batch_size * chunk)
+    ds = ds.prefetch(4 if chunk == 1 else 1)
+    return ds.apply(tf.data.experimental.assert_cardinality(math.ceil(steps / chunk)))
 
 
 def _seed_generators(model) -> list:
@@ -669,10 +685,8 @@ def _fit_inputs(
         seed=config.seed,
         first_epoch=initial_epoch,
         augment=config.augment,
+        chunk=chunk,
     )
-    if chunk > 1:
-        steps = math.ceil(len(prepared.x_train) / config.batch_size)
-        ds = chunked_dataset(ds, steps=steps, chunk=chunk, batch_size=config.batch_size)
     return {"x": ds, "shuffle": False}  # the pipeline shuffles, seeded per epoch
 
 

@@ -336,18 +336,19 @@ def test_a_kept_compiled_model_trains_exactly_as_a_fresh_one(tiny, optimizer):
 
 
 @pytest.mark.parametrize(
-    ("optimizer", "spec", "schedule"),
+    ("optimizer", "spec", "schedule", "augment"),
     [
-        ("adam", PRESETS["lab_mlp"], None),  # fused Adam, dropout
-        ("adam", ModelSpec(l2=1e-3, batch_norm=True, dropout=(0.2,)), "onecycle"),  # schedule, BN, L2
-        ("momentum", PRESETS["lab_mlp"], None),  # Keras' own update inside the chunk
+        ("adam", PRESETS["lab_mlp"], None, None),  # fused Adam, dropout, chunks gathered at once
+        ("adam", ModelSpec(l2=1e-3, batch_norm=True, dropout=(0.2,)), "onecycle", "flip"),  # batch by batch
+        ("momentum", PRESETS["lab_mlp"], None, None),  # Keras' own update inside the chunk
     ],
 )
-def test_a_chunked_train_step_trains_as_keras_fit_does_batch_by_batch(tiny, optimizer, spec, schedule):
+def test_a_chunked_train_step_trains_as_keras_fit_does_batch_by_batch(
+    tiny, optimizer, spec, schedule, augment
+):
     """The TensorFlow path trains chunks of batches in one graph (install_chunked_train_step): the
     same batches, dropout draws and updates as Keras' own step-by-step `fit`, and its logs."""
     from fmnist_core.training import (
-        chunked_dataset,
         epoch_dataset,
         fusable_adam,
         install_chunked_train_step,
@@ -361,10 +362,9 @@ def test_a_chunked_train_step_trains_as_keras_fit_does_batch_by_batch(tiny, opti
     results = []
     for chunk in (1, 4):  # 4 does not divide 10: the epoch's last chunk is short
         model = seeded_compiled_model(cfg, steps_per_epoch=steps)
-        ds = epoch_dataset(prepared, batch_size=cfg.batch_size, seed=cfg.seed)
+        ds = epoch_dataset(prepared, batch_size=cfg.batch_size, seed=cfg.seed, chunk=chunk, augment=augment)
         if chunk > 1:
             install_chunked_train_step(model, cfg.batch_size)
-            ds = chunked_dataset(ds, steps=steps, chunk=chunk, batch_size=cfg.batch_size)
         hist = model.fit(ds, epochs=1, verbose=0, shuffle=False)
         fused = fusable_adam(model.optimizer)
         results.append((model.get_weights(), hist.history, int(model.optimizer.iterations.numpy())))
