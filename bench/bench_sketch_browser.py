@@ -12,6 +12,10 @@ the clock stops when the browser holds the new 28x28 input chart and the answer 
 With --compare, a second server runs from that directory (e.g. `git archive HEAD | tar -x -C /tmp/before`),
 with its own store and small model trained by its own code, and the strokes alternate between the two
 pages, so both see the same machine load.
+
+Wall times on a shared 2-core machine move with the load (printed at start and end), so the bench also
+prints each server's CPU time per stroke (Linux /proc), which barely does: the part of the latency the
+app's Python side costs whatever the load.
 """
 
 from __future__ import annotations
@@ -143,12 +147,29 @@ def timed_stroke(page, box: dict, pts: list[tuple[float, float]]) -> float:
     return ms
 
 
-def summary(name: str, times: list[float]) -> str:
+def process_cpu_ms(pid: int) -> float:
+    """User + system CPU time of a process so far, in ms (nan where /proc is missing)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def load_average() -> str:
+    try:
+        return " / ".join(f"{v:.1f}" for v in os.getloadavg())
+    except OSError:
+        return "?"
+
+
+def summary(name: str, times: list[float], cpu: list[float] | None = None) -> str:
     ms = np.array(times)
     verdict = "OK" if np.median(ms) <= TARGET_MS else "OVER TARGET"
+    server = f"; server CPU per stroke: median {np.median(cpu):.0f} ms" if cpu else ""
     return (
         f"  {name}: mouse-up -> new answer in Chromium: median {np.median(ms):.0f} ms, "
-        f"p90 {np.percentile(ms, 90):.0f} ms, max {ms.max():.0f} ms (n={len(ms)}); "
+        f"p90 {np.percentile(ms, 90):.0f} ms, max {ms.max():.0f} ms (n={len(ms)}){server}; "
         f"target median <= {TARGET_MS:.0f} ms: {verdict}"
     )
 
@@ -184,22 +205,27 @@ def main(argv: list[str] | None = None) -> None:
                 procs.append(proc)
                 urls.append(url)
             times: list[list[float]] = [[] for _ in setups]
+            cpu: list[list[float]] = [[] for _ in setups]
+            print(f"  load average (1 / 5 / 15 min) at start: {load_average()}", flush=True)
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 pages = [open_page(browser, url) for url in urls]
                 strokes = boot_strokes()
                 for i in range(args.strokes + 2):  # the first two warm up (model load, first figures)
                     for k, (page, box) in enumerate(pages):  # alternate: both see the same load
-                        ms = timed_stroke(page, box, strokes[i % len(strokes)])
+                        cpu0 = process_cpu_ms(procs[k].pid)
+                        ms = timed_stroke(page, box, strokes[i % len(strokes)])  # returns once settled
                         if i >= 2:
                             times[k].append(ms)
+                            cpu[k].append(process_cpu_ms(procs[k].pid) - cpu0)
                 browser.close()
         finally:
             for proc in procs:
                 proc.terminate()
                 proc.wait(10)
-    for (name, _, _), t in zip(setups, times, strict=True):
-        print(summary(name, t))
+    print(f"  load average (1 / 5 / 15 min) at end: {load_average()}")
+    for (name, _, _), t, c in zip(setups, times, cpu, strict=True):
+        print(summary(name, t, [v for v in c if np.isfinite(v)]))
     if len(setups) == 2:
         print(f"  median ratio (this / compared): {np.median(times[0]) / np.median(times[1]):.2f}")
 
