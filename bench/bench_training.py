@@ -2,37 +2,33 @@
 
 Same config (lab MLP, Adam, batch 64, 48,000 images, seed 42). The plain fit runs in a fresh child
 process with TensorFlow's defaults, exactly as the lab's notebook ran it (our path changes process-wide
-TensorFlow settings, which would otherwise speed up the baseline too); ours runs here, streaming every
-point into a run store and polling it for stop requests, as a worker does. Then, as a check, the plain
+TensorFlow settings, which would otherwise speed up the baseline too); ours runs in fresh child processes
+too, streaming every point into a run store and polling it for stop requests, as a worker does: once cold
+(tracing included) and once as a worker runs it (its warm-up traced the default run). Then, as a check, the plain
 fit again (child), so that a load change during the run shows. Prints s/epoch, the speed ratio, the
 validation accuracies and how many points streamed per epoch.
 
 It also prints each side's process CPU time per epoch: on a shared machine the wall-clock ratio moves
 with other people's load (the plain fit, one Python round trip per batch, suffers most), the CPU ratio less.
 
-What the profile showed, and what helped (issue 10 item 2, measured 2026-11-26 on 2 loaded cores):
-- Our epoch is Keras' multi-step loop: per step, a tf.while_loop iteration with tf.cond and an Optional
-  from the tf.data iterator, then ~150 small TF ops (forward, backward, 6 Adam updates of ~12 ops each,
-  dropout RNG, loss and accuracy trackers). Compute is ~0.3 ms of the ~2 ms a step; the rest is op
-  dispatch. Tracing the training function costs 1-3 s once per run (more under load).
-- Steps per execution 75 -> 150 (5 points an epoch): ~15% less time an epoch (fewer round trips,
-  callbacks and store writes). Kept.
-- The index pipeline (tf.data gather from tensors made once per split): as fast as before (0.35 CPU s to
-  iterate an epoch alone); not the bottleneck.
-- jit_compile=True (XLA on CPU): slower, 2-3x per epoch, whether per step (Keras) or over a whole
-  150-step loop in one XLA function (3.1 CPU s an epoch vs 1.2-1.4 for the same loop in plain graph mode).
-  XLA's CPU matmuls here lack oneDNN. Not used.
-- A plain tf.function looping over pre-stacked batches (no Keras iterator/Optional/cond per step) trains
-  an epoch in 1.2-1.8 s wall, 1.15-1.4 CPU s, against 1.3-1.4 s wall, 1.8-1.9 CPU s for `fit` on the
-  same model: the remaining lever (a train_step that loops over a chunk of batches), not done yet.
-- Where ours loses to a bare `fit` of the same pipeline (1.57 s/epoch without validation, 1.78 with):
-  tracing (1-2 s a run), the per-execution log sync that streaming needs, validation; the store's writes
-  and stop checks cost nothing measurable (2.14 s/epoch with them, 2.14-2.48 without).
-- Results of this bench: loaded machine (load 10-15), plain fit 4.80 and 5.57 s/epoch (CPU 3.01, 2.88),
-  ours 2.34 (CPU 1.85): 2.21x wall, 1.59x CPU. Quieter (load ~4): plain 3.12 and 2.80 (CPU 2.66, 2.44),
-  ours 2.25 (CPU 1.73): 1.31x wall, 1.48x CPU. val_acc 0.8820 vs 0.8755; 5 points an epoch. The issue's
-  goal (1.3 s/epoch or 2.8x) is not reached.
-- JAX (BENCH_BACKEND=jax BENCH_EPOCHS=3): Keras' array batches, 1.77 s/epoch (tf.data feeding JAX: 3.64).
+What the profile showed, and what was done (issue 10 item 2):
+- Keras' multi-step loop runs, per step, a tf.while_loop iteration with a nested function call, a tf.cond
+  and an Optional from the tf.data iterator, then ~150 small TF ops (forward, backward, 6 Adam updates of
+  ~12 ops each, dropout RNG, loss and accuracy trackers). Compute is ~0.3 ms a step; the rest is op dispatch.
+  Tracing the training function costs 1-3 s once per run (more under load).
+- Now (fmnist_core/training.py): `fit` gets chunks of 150 batches and the model's train step loops over them
+  in one tf.while_loop (install_chunked_train_step); Adam updates through the fused ResourceApplyAdam; the
+  loss/accuracy trackers take each chunk's sums at once; without augmentation a chunk is gathered at once
+  (input pipeline 0.30 -> 0.10 CPU s an epoch); validation comes from tensors made once per split, 4,096 a
+  batch. Steady state (worker, traced): 0.86 CPU s an epoch against 0.98 before the last two steps and
+  1.8-1.9 with Keras' multi-step loop. A worker's warm-up traces the default run (ours "as a worker runs it").
+- Did not help: jit_compile=True (XLA on this CPU: 2-3x slower per epoch, per step or over a whole loop);
+  Keras' unrolled_steps_per_execution; thread settings (within noise). The store's writes and stop checks
+  cost nothing measurable.
+- Results (2026-11-26, 2 cores, load 4-7): plain fit 2.56 and 3.53 s/epoch (CPU 2.48, 2.58); ours cold
+  1.09 s/epoch (CPU 0.92), as a worker runs it 1.00 (CPU 0.96): 2.80x wall (worker 3.05x), 2.74x CPU;
+  val_acc 0.8772 vs 0.8755; 5 points an epoch. Before this round (load ~4): ours 2.25 s/epoch, 1.31x.
+- JAX (BENCH_BACKEND=jax BENCH_EPOCHS=3): Keras' array batches and its own multi-step loop, unchanged.
 
     python -m bench training            # 10 epochs (the lab's run)
     BENCH_EPOCHS=3 python -m bench training
