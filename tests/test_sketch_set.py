@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from bench.bench_sketch_set import UPPER_BODY, evaluate
-from bench.sketch_set import CANVAS, HELDOUT, render, scribbles
+from bench.sketch_set import CANVAS, HELDOUT, THIRD, render, scribbles
 from fmnist_core import models_io, sketch
 from fmnist_core.data import load_fashion_mnist
 from fmnist_core.jobs import execute_run
@@ -27,9 +27,10 @@ from fmnist_core.training import TrainConfig
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 
-# Floors a little below what was measured (see bench sketch_set and the README).
-OVERALL_FLOOR = 0.70
-HELDOUT_FLOOR = 0.55  # the held-out set (other garments, other hands): 63-68% measured
+# Floors a little below what was measured over seeds 42, 1 and 2 (bench sketch_set, README "Sketch accuracy").
+OVERALL_FLOOR = 0.70  # our 70 drawings: 75.7-84.3% measured
+HELDOUT_FLOOR = 0.60  # the held-out set (other garments, other hands): 66.7-71.7% measured
+THIRD_FLOOR = 0.65  # the third, untouched set (yet other hands, details): 71.2-72.5% measured
 CLASS_FLOOR = 0.5  # every class outside the upper-body group
 SCRIBBLES_CALLED_GARMENTS_MAX = 0.35
 SKETCHES_ACCEPTED_MIN = 0.70
@@ -72,6 +73,9 @@ def test_sketch_set_accuracy_floor(trained):
     assert result["scribbles_accepted"] <= SCRIBBLES_CALLED_GARMENTS_MAX
     heldout = evaluate(model, verbose=True, path=HELDOUT, honest=False)
     assert heldout["overall"] >= HELDOUT_FLOOR, heldout
+    # The third set is read as a total only (no drawing-by-drawing look at it: it stays untouched).
+    third = evaluate(model, verbose=False, path=THIRD, honest=False)
+    assert third["overall"] >= THIRD_FLOOR, third["overall"]
 
 
 def test_a_scribble_is_not_classified_as_a_garment(trained):
