@@ -65,8 +65,8 @@ STATUS_BADGE = {
 }
 KEEP = {"persist_state": "session"}  # the form survives page switches
 BACKEND_HELP = (
-    "Keras runs the same model on either. Measured here: JAX trains the lab MLP about 2x faster; "
-    "TensorFlow trains the CNNs about 2-3x faster. Each backend has its own worker, started on first use."
+    "Keras runs the same model on either. Measured here: TensorFlow trains the lab MLP about 1.4x faster "
+    "and the CNNs 3-4x faster. Each backend has its own worker, started on first use."
 )
 TEST_EVAL_WAIT_SECONDS = 180  # after this, a stopped run without test metrics is shown as it is
 
