@@ -222,7 +222,11 @@ def main(argv: list[str] | None = None) -> None:
         finally:
             for proc in procs:
                 proc.terminate()
-                proc.wait(10)
+                try:
+                    proc.wait(30)
+                except subprocess.TimeoutExpired:  # a loaded machine: don't lose the numbers over it
+                    proc.kill()
+                    proc.wait(10)
     print(f"  load average (1 / 5 / 15 min) at end: {load_average()}")
     for (name, _, _), t, c in zip(setups, times, cpu, strict=True):
         print(summary(name, t, [v for v in c if np.isfinite(v)]))
