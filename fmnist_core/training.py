@@ -351,6 +351,10 @@ def make_streaming_callback(
             self.epochs_done = epoch + 1
             if on_epoch_done and not self.diverged:
                 on_epoch_done(self.model, epoch + 1)
+            if epoch + 1 < self.params.get("epochs", 0):
+                # A stop asked during the epoch's end (validation, checkpoint) ends the run here, not
+                # after the next epoch's first execution. After the last epoch there is nothing to stop.
+                self._check_stop()
 
     return StreamingCallback()
 
