@@ -28,6 +28,12 @@ import numpy as np
 if TYPE_CHECKING:
     import tensorflow as tf
 
+# What each kind draws, by version: bumped whenever a kind draws other images. It is part of a run's key
+# (TrainConfig.to_dict), so a stored model trained with an older version of "sketch" is not reused as the
+# current one. "sketch" 2 (2026-11-26): whole-item shapes, hatched fills, inner lines, strokes to 5 px,
+# 60% photos. Kinds not listed are at their first version (their runs' keys are unchanged).
+AUGMENT_VERSIONS: dict[str, int] = {"sketch": 2}
+
 AUGMENTS: dict[str, str] = {
     "flip": "horizontal flips",
     "flip_shift": "horizontal flips and shifts of up to 1 pixel (a CNN recipe, cnn_best)",

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fmnist_core.augment import augment_problems
+from fmnist_core.augment import AUGMENT_VERSIONS, augment_problems
 from fmnist_core.data import FashionMNIST, train_val_split
 from fmnist_core.models import OPTIMIZERS, PRESETS, ModelSpec, build_model, make_optimizer
 
@@ -72,6 +72,8 @@ class TrainConfig:
         d = asdict(self)
         if d.get("augment") is None:
             del d["augment"]  # runs from before the field existed keep their keys
+        elif d["augment"] in AUGMENT_VERSIONS:  # what the kind draws changed: so does the key
+            d["augment_version"] = AUGMENT_VERSIONS[d["augment"]]
         if d.get("backend") == "tensorflow":
             del d["backend"]  # likewise: the default backend leaves existing keys unchanged
         if d.get("lr_schedule") is None:

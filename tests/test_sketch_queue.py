@@ -90,3 +90,32 @@ def test_a_run_never_yields_to_runs_of_its_own_priority(tmp_path, monkeypatch, p
     assert s.claim_next(os.getpid()).id == run
     s.create_run_once(TrainConfig(epochs=1, seed=5), priority=priority)  # waits, same rank
     assert jobs.execute_run(s, run, config, data) == "finished"
+
+
+def test_a_sketch_model_from_an_older_augmentation_is_not_taken_for_the_current_default(
+    tmp_path, monkeypatch
+):
+    """ "sketch" augmentation changed what it draws (augment.AUGMENT_VERSIONS): the run key says which
+    version trained a model, and a store holding only older sketch models gets the current default queued."""
+    from types import SimpleNamespace
+
+    from fmnist_core import models_io
+    from fmnist_core.augment import AUGMENT_VERSIONS
+    from fmnist_core.sketch.default import default_model_config, is_current_sketch_model, preferred_model
+
+    current = default_model_config()
+    assert current.to_dict()["augment_version"] == AUGMENT_VERSIONS["sketch"]
+    old_dict = {k: v for k, v in current.to_dict().items() if k != "augment_version"}  # as stored before
+    assert TrainConfig.from_dict(old_dict).key() == current.key()  # read back, it is the current config ...
+    assert "augment_version" not in TrainConfig(augment="flip").to_dict()  # (other kinds keep their keys)
+    old = SimpleNamespace(id=1, config=old_dict, config_key="old-key", test_accuracy=0.9)
+    assert not is_current_sketch_model(old)
+    s = RunStore(tmp_path)
+    monkeypatch.setattr(models_io, "stored_models", lambda store: [old])
+    queued = ensure_default_sketch_model(s)  # ... but the stored model was trained the old way
+    assert queued is not None and s.get_run(queued).config_key == current.key()
+    assert preferred_model([old]) is old  # until the new one is done, the old one is still offered
+    new = SimpleNamespace(id=2, config=current.to_dict(), config_key=current.key(), test_accuracy=0.89)
+    monkeypatch.setattr(models_io, "stored_models", lambda store: [old, new])
+    assert is_current_sketch_model(new) and preferred_model([old, new]) is new
+    assert ensure_default_sketch_model(s) is None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from fmnist_core.augment import AUGMENT_VERSIONS
 from fmnist_core.models import ModelSpec
 from fmnist_core.store.runs import BACKGROUND_PRIORITY
 from fmnist_core.training import TrainConfig
@@ -53,8 +54,15 @@ def default_model_config() -> TrainConfig:
 
 
 def is_sketch_robust(run: Run) -> bool:
-    """Trained with sketch augmentation (the default model, or one of the user's own)."""
+    """Trained with sketch augmentation (the default model, or one of the user's own), of any version."""
     return (run.config or {}).get("augment") == "sketch"
+
+
+def is_current_sketch_model(run: Run) -> bool:
+    """Trained with the current version of sketch augmentation (`augment.AUGMENT_VERSIONS`): a store whose
+    sketch models all predate it gets the current default trained (in the background)."""
+    config = run.config or {}
+    return is_sketch_robust(run) and config.get("augment_version") == AUGMENT_VERSIONS["sketch"]
 
 
 def preferred_model(models: list[Run]) -> Run | None:
@@ -66,17 +74,17 @@ def preferred_model(models: list[Run]) -> Run | None:
     defaults = [r for r in models if r.config_key == key]
     if defaults:
         return max(defaults, key=lambda r: r.id)
-    robust = [r for r in models if is_sketch_robust(r)]
+    robust = [r for r in models if is_current_sketch_model(r)] or [r for r in models if is_sketch_robust(r)]
     return robust[0] if robust else models[0]
 
 
 def ensure_default_sketch_model(store: RunStore) -> int | None:
-    """Queue the default sketch model unless a sketch-robust model is stored (with its file) or the
-    default is already queued or running. Returns the id of the run that will provide it (queued now
+    """Queue the default sketch model unless a model with the current sketch augmentation is stored (with
+    its file) or the default is already queued or running. Returns the id of the run that will provide it (queued now
     or earlier), or None when a usable one exists. Safe to call from several sessions at once."""
     from fmnist_core import models_io  # models_io imports sketch.infer: import here, not at the top
 
-    if any(is_sketch_robust(r) for r in models_io.stored_models(store)):
+    if any(is_current_sketch_model(r) for r in models_io.stored_models(store)):
         return None
     return queue_default_sketch_model(store)
 
