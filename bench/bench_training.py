@@ -27,7 +27,9 @@ What the profile showed, and what was done (issue 10 item 2):
   cost nothing measurable.
 - Results (2026-11-26, 2 cores, load 4-7): plain fit 2.56 and 3.53 s/epoch (CPU 2.48, 2.58); ours cold
   1.09 s/epoch (CPU 0.92), as a worker runs it 1.00 (CPU 0.96): 2.80x wall (worker 3.05x), 2.74x CPU;
-  val_acc 0.8772 vs 0.8755; 5 points an epoch. Before this round (load ~4): ours 2.25 s/epoch, 1.31x.
+  val_acc 0.8772 vs 0.8755; 5 points an epoch. Quiet (load 0.4-1.9): plain 2.22 and 2.17, ours cold 1.09,
+  as a worker runs it 0.82: 2.02x wall (worker 2.67x), 2.15x CPU. Before this round (load ~4): ours 2.25
+  s/epoch, 1.31x.
 - JAX (BENCH_BACKEND=jax BENCH_EPOCHS=3): Keras' array batches and its own multi-step loop, unchanged.
 
     python -m bench training            # 10 epochs (the lab's run)
