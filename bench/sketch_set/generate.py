@@ -12,6 +12,9 @@ face right.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -258,11 +261,17 @@ def record(label: int, name: str, tags: list[str], mirror: bool, strokes: list[d
     return {"name": f"{slug}/{name}", "label": label, "tags": tags, "strokes": strokes}
 
 
+def write_set(path: Path, draw: Callable[[int, Any, np.random.Generator], dict], variants, seed: int) -> None:
+    """Every class in every variant, drawn in order from one generator seeded with `seed`, written to
+    `path` as compact JSON (the sets' generators share this, so each set is reproducible byte for byte)."""
+    rng = np.random.default_rng(seed)
+    rows = [draw(label, v, rng) for label in range(10) for v in variants]
+    path.write_text(json.dumps(rows, separators=(",", ":")) + "\n")
+    print(f"wrote {len(rows)} drawings to {path}")
+
+
 def main() -> None:
-    rng = np.random.default_rng(2024)
-    rows = [drawing(label, v, rng) for label in range(10) for v in VARIANTS]
-    SKETCHES.write_text(json.dumps(rows, separators=(",", ":")) + "\n")
-    print(f"wrote {len(rows)} drawings to {SKETCHES}")
+    write_set(SKETCHES, drawing, VARIANTS, 2024)
 
 
 if __name__ == "__main__":

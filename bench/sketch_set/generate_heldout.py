@@ -14,13 +14,11 @@ Never tune the model or the preprocessing to this set: it is the held-out check.
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 from PIL import Image, ImageDraw
 
 from bench.sketch_set import CANVAS, HELDOUT
-from bench.sketch_set.generate import record, shaky
+from bench.sketch_set.generate import record, shaky, write_set
 
 P = list[tuple[float, float]]
 
@@ -299,10 +297,7 @@ def drawing(label: int, variant: tuple, rng: np.random.Generator) -> dict:
 
 
 def main() -> None:
-    rng = np.random.default_rng(77)
-    rows = [drawing(label, v, rng) for label in range(10) for v in VARIANTS]
-    HELDOUT.write_text(json.dumps(rows, separators=(",", ":")) + "\n")
-    print(f"wrote {len(rows)} drawings to {HELDOUT}")
+    write_set(HELDOUT, drawing, VARIANTS, 77)
 
 
 if __name__ == "__main__":

@@ -24,13 +24,11 @@ Half of each class is mirrored (shoes then face right).
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 from PIL import Image, ImageDraw
 
 from bench.sketch_set import CANVAS, THIRD
-from bench.sketch_set.generate import record
+from bench.sketch_set.generate import record, write_set
 
 P = list[tuple[float, float]]
 
@@ -404,10 +402,7 @@ def drawing(label: int, variant: tuple, rng: np.random.Generator) -> dict:
 
 
 def main() -> None:
-    rng = np.random.default_rng(31337)
-    rows = [drawing(label, v, rng) for label in range(10) for v in VARIANTS]
-    THIRD.write_text(json.dumps(rows, separators=(",", ":")) + "\n")
-    print(f"wrote {len(rows)} drawings to {THIRD}")
+    write_set(THIRD, drawing, VARIANTS, 31337)
 
 
 if __name__ == "__main__":
