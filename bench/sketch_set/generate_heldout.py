@@ -187,7 +187,7 @@ VARIANTS = [
 def place(points: P, aspect: float, size: float, offset, rot: float, mirror: bool) -> np.ndarray:
     """Unit-box points -> canvas px: longest side `size` x the canvas, rotated `rot` degrees about the
     drawing's centre, centred + offset."""
-    p = np.asarray(points, np.float64)
+    p = np.asarray(points, np.float64).reshape(-1, 2)
     if mirror:
         p[:, 0] = 1.0 - p[:, 0]
     w, h = (size, size / aspect) if aspect >= 1 else (size * aspect, size)
@@ -198,7 +198,7 @@ def place(points: P, aspect: float, size: float, offset, rot: float, mirror: boo
 
 
 def stroke(points, width: float, *, fill: bool = False, closed: bool = False) -> dict:
-    pts = [[round(float(x), 1), round(float(y), 1)] for x, y in points]
+    pts = [[round(float(x), 1), round(float(y), 1)] for x, y in np.asarray(points).reshape(-1, 2)]
     return {"points": pts, "width": width, "fill": fill, "closed": closed}
 
 

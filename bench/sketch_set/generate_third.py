@@ -29,6 +29,7 @@ from PIL import Image, ImageDraw
 
 from bench.sketch_set import CANVAS, THIRD
 from bench.sketch_set.generate import record, write_set
+from bench.sketch_set.generate_heldout import place, stroke
 
 P = list[tuple[float, float]]
 
@@ -233,23 +234,6 @@ VARIANTS = [
     ("polygon_with_details", 1, "polygon", 10, 0.85, (0.0, 0.0), 0.0, False),
     ("sketchy_twice_mirrored", 0, "twice", 8, 0.86, (0.04, 0.0), -6.0, True),
 ]
-
-
-def place(points: P, aspect: float, size: float, offset, rot: float, mirror: bool) -> np.ndarray:
-    """Unit-box points -> canvas px: longest side `size` x the canvas, rotated `rot` degrees, centred + offset."""
-    p = np.asarray(points, np.float64).reshape(-1, 2)
-    if mirror:
-        p[:, 0] = 1.0 - p[:, 0]
-    w, h = (size, size / aspect) if aspect >= 1 else (size * aspect, size)
-    xy = np.stack([(p[:, 0] - 0.5) * w, (p[:, 1] - 0.5) * h], axis=1) * CANVAS
-    a = np.radians(rot)
-    r = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
-    return xy @ r.T + np.array([0.5 + offset[0], 0.5 + offset[1]]) * CANVAS
-
-
-def stroke(points, width: float, *, fill: bool = False, closed: bool = False) -> dict:
-    pts = [[round(float(x), 1), round(float(y), 1)] for x, y in np.asarray(points).reshape(-1, 2)]
-    return {"points": pts, "width": width, "fill": fill, "closed": closed}
 
 
 def chaikin(pts: np.ndarray, *, closed: bool, rounds: int = 3) -> np.ndarray:
