@@ -491,10 +491,15 @@ def render_study(study_id: str) -> None:
         st.caption(
             f"Study `{study_id}` · batch {spec.base.batch_size} · {lr} · {seeds}{subset} · target {spec.target:.0%}"
         )
+    # One placeholder each for what comes and goes (the start message, a worker problem, the Stop
+    # button and its message): the live fragment below keeps the same place in the page from run to
+    # run, so a fragment run that lands around a full rerun (a reconnect, the study's end) cannot
+    # leave a stale copy of its progress and curves beside the new one.
+    started_slot, problem_slot, stop_slot, stopped_slot = st.empty(), st.empty(), st.empty(), st.empty()
     started = st.session_state.pop("compare_started", None)
     if started and started[0] == study_id:
         c = started[1]
-        st.success(
+        started_slot.success(
             f"Study started: {c.get('queued', 0)} runs queued, {c.get('reused', 0)} reused, "
             f"{c.get('already_running', 0)} already training. It keeps running if you leave this page."
         )
@@ -503,13 +508,13 @@ def render_study(study_id: str) -> None:
     if (runs["status"] == "queued").any():
         get_runner().ensure_workers()  # after an app restart, queued runs need a worker again
         if problem := get_runner().problem():
-            st.warning(problem)
-    if active and st.button("Stop study", key="compare_stop", icon=":material/stop:"):
+            problem_slot.warning(problem)
+    if active and stop_slot.button("Stop study", key="compare_stop", icon=":material/stop:"):
         out = compare.stop_study(store, study_id)
         msg = f"Cancelled {out['cancelled']} queued run(s); stopping {out['stopping']} running."
         if out["elsewhere"]:
             msg += f" {out['elsewhere']} identical run(s) started elsewhere keep going."
-        st.info(msg)
+        stopped_slot.info(msg)
         runs = compare.study_runs(store, study_id)
         active = compare.is_active(runs)
 
