@@ -66,8 +66,9 @@ def is_current_sketch_model(run: Run) -> bool:
 
 
 def preferred_model(models: list[Run]) -> Run | None:
-    """The model to preselect: the newest default-config model, else the best sketch-robust one, else
-    the first (best test accuracy). `models` is `models_io.stored_models(store)`'s list."""
+    """The model to preselect: the newest default-config model, else the best one trained with the current
+    sketch augmentation, else the best sketch-robust one of an older version, else the first (best test
+    accuracy). `models` is `models_io.stored_models(store)`'s list."""
     if not models:
         return None
     key = default_model_config().key()
@@ -80,8 +81,8 @@ def preferred_model(models: list[Run]) -> Run | None:
 
 def ensure_default_sketch_model(store: RunStore) -> int | None:
     """Queue the default sketch model unless a model with the current sketch augmentation is stored (with
-    its file) or the default is already queued or running. Returns the id of the run that will provide it (queued now
-    or earlier), or None when a usable one exists. Safe to call from several sessions at once."""
+    its file) or the default is already queued or running. Returns the id of the run that will provide
+    it (queued now or earlier), or None when a usable one exists. Safe to call from several sessions."""
     from fmnist_core import models_io  # models_io imports sketch.infer: import here, not at the top
 
     if any(is_current_sketch_model(r) for r in models_io.stored_models(store)):
