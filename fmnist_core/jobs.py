@@ -312,13 +312,18 @@ def warm_up(load: Callable[[], object]) -> None:
     the default set-up the tracing too (measured by `python -m bench demo`). A failure here is left for
     the first run to report."""
     try:
-        from fmnist_core.training import TrainConfig, prepare_data, train
+        from fmnist_core.training import TrainConfig, prepare_data, train, validation_data
 
         data = load()
-        prepare_data(TrainConfig(), data)  # the lab split, cached in this process
+        config = TrainConfig()
+        prepared = prepare_data(config, data)  # the lab split, cached in this process
         # The default lab run's training function, traced and kept (reuse_compiled): the first click on
-        # Start with that set-up skips the tracing. One execution, then stop.
-        train(TrainConfig(), data, evaluate_test=False, reuse_compiled=True, should_stop=lambda: True)
+        # Start with that set-up (any subset, seed or epochs) skips the tracing. One execution, then stop.
+        result = train(config, data, evaluate_test=False, reuse_compiled=True, should_stop=lambda: True)
+        # Its validation function too (fit keeps it): the first epoch's end then skips that tracing.
+        val = validation_data(config, prepared)
+        if hasattr(val, "take"):  # TensorFlow (JAX traces per shape: its first epoch end traces anyway)
+            result.model.evaluate(val.take(1), verbose=0)
     except Exception as exc:  # noqa: BLE001 (a missing dataset, say: the run that needs it says why)
         log.warning("worker warm-up skipped: %s", exc)
 

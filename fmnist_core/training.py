@@ -298,6 +298,7 @@ def make_streaming_callback(
             self.epochs_done = 0  # epochs whose end point (with validation) was sent
             self.history = {k: [] for k in HISTORY_KEYS}  # per complete epoch
             self.t_start = time.time()
+            self._check_stop()  # asked while the input pipeline was built: stop before the first chunk
 
         def on_epoch_begin(self, epoch, logs=None):
             self.epoch = epoch
@@ -404,15 +405,17 @@ def seeded_compiled_model(
 _COMPILED: dict[str, Any] = {}
 
 
-def _compiled_key(config: TrainConfig, steps_per_execution: int, steps_per_epoch: int) -> str:
+def _compiled_key(config: TrainConfig, steps_per_execution: int | str, steps_per_epoch: int) -> str:
     """What a traced training function depends on: architecture, optimizer and its schedule, batch shape,
-    steps per execution, backend (not the seed, the data or the number of images)."""
+    steps per execution, backend (not the seed, the data or the number of images). A chunked step
+    (`install_chunked_train_step`, steps_per_execution "chunked") takes chunks of any length: one trace
+    serves every subset size, so a run on a new subset starts (and stops) without tracing again."""
     schedule = (config.lr_schedule, config.epochs, steps_per_epoch) if config.lr_schedule else None
     parts = [config.model.to_dict(), config.optimizer, config.effective_lr, schedule, config.batch_size]
     return json.dumps([*parts, steps_per_execution, _import_keras().backend.backend()], sort_keys=True)
 
 
-def _reset_compiled(config: TrainConfig, steps_per_execution: int, steps_per_epoch: int):
+def _reset_compiled(config: TrainConfig, steps_per_execution: int | str, steps_per_epoch: int):
     """The kept model if it fits `config`, set to the weights and optimizer state that
     `seeded_compiled_model` would give; None otherwise."""
     model = _COMPILED.get("model")
@@ -428,7 +431,7 @@ def _reset_compiled(config: TrainConfig, steps_per_execution: int, steps_per_epo
     return model
 
 
-def _keep_compiled(model: Any, config: TrainConfig, steps_per_execution: int, steps_per_epoch: int) -> None:
+def _keep_compiled(model: Any, config: TrainConfig, steps_per_execution: int | str, steps_per_epoch: int) -> None:
     _COMPILED.clear()
     _COMPILED.update(model=model, key=_compiled_key(config, steps_per_execution, steps_per_epoch))
 
@@ -769,13 +772,14 @@ def train(
         if chunk > 1:
             install_chunked_train_step(model, config.batch_size)
     else:
-        model = _reset_compiled(config, spe, steps_per_epoch) if reuse_compiled else None
+        execution = "chunked" if chunk > 1 else spe
+        model = _reset_compiled(config, execution, steps_per_epoch) if reuse_compiled else None
         if model is None:
             model = seeded_compiled_model(config, steps_per_execution=spe, steps_per_epoch=steps_per_epoch)
             if chunk > 1:
                 install_chunked_train_step(model, config.batch_size)
             if reuse_compiled:
-                _keep_compiled(model, config, spe, steps_per_epoch)
+                _keep_compiled(model, config, execution, steps_per_epoch)
     cb = make_streaming_callback(
         steps_per_epoch=steps_per_epoch,
         on_metrics=on_metrics,

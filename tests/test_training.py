@@ -130,14 +130,23 @@ def test_stop_leaves_fit_at_once_without_validating_the_partial_epoch(tiny):
 
     def should_stop():
         calls["n"] += 1
-        return calls["n"] >= 2
+        return calls["n"] >= 3  # the first check is at fit's start, then one after each chunk
 
     r = train(
         TrainConfig(epochs=5, batch_size=4, seed=1), tiny, on_metrics=points.append, should_stop=should_stop
     )
     # the old code ran validation and sent an "epoch 1 done" point for the partial epoch
-    assert r.stopped and r.epochs_done == 0 and calls["n"] == 2
-    assert [p["kind"] for p in points] == ["batch"] * 3 and points[-1]["step"] < 40  # step 0, then 2 calls
+    assert r.stopped and r.epochs_done == 0 and calls["n"] == 3
+    assert [p["kind"] for p in points] == ["batch"] * 3 and points[-1]["step"] < 40  # step 0, then 2 chunks
+
+
+def test_a_stop_asked_before_the_first_chunk_trains_nothing(tiny):
+    """A Stop clicked while the run sets up (data, input pipeline) ends it before the first chunk."""
+    points: list[dict] = []
+    r = train(TrainConfig(epochs=3, batch_size=4, seed=1), tiny, on_metrics=points.append, should_stop=lambda: True)
+    assert r.stopped and r.epochs_done == 0
+    assert [(p["kind"], p["step"]) for p in points] == [("batch", 0)]  # only the untrained starting point
+    assert int(r.model.optimizer.iterations.numpy()) == 0
     assert r.model is not None and r.history["loss"] == []
 
 
@@ -333,6 +342,24 @@ def test_a_kept_compiled_model_trains_exactly_as_a_fresh_one(tiny, optimizer):
     assert all(np.array_equal(a, b) for a, b in zip(kept.model.get_weights(), fresh_weights, strict=True))
     other = train(cfg.with_(batch_size=16), tiny, evaluate_test=False, reuse_compiled=True)
     assert other.model is not first.model  # another shape: a model of its own
+
+
+def test_a_kept_chunked_model_trains_another_subset_without_tracing_again(tiny):
+    """A chunk is the chunked step's input, of any length: the model kept from a run serves a run on
+    another subset (other steps an epoch, other chunk length) with the same traced function, so a
+    user's first run on a new subset starts (and can be stopped) at once."""
+    cfg = TrainConfig(epochs=2, batch_size=8, seed=3)
+    first = train(cfg, tiny, evaluate_test=False, reuse_compiled=True)
+    fn = first.model.train_function
+    traced = []  # the step's Python runs only while TensorFlow traces it
+    compute_loss = first.model._compute_loss  # noqa: SLF001
+    first.model._compute_loss = lambda *a, **k: traced.append(1) or compute_loss(*a, **k)  # noqa: SLF001
+    small = cfg.with_(train_subset=80, seed=5)  # 10 steps an epoch, chunks of 2 (20 and 4 before)
+    kept = train(small, tiny, evaluate_test=False, reuse_compiled=True)
+    assert kept.model is first.model and kept.model.train_function is fn
+    assert traced == []
+    fresh = train(small, tiny, evaluate_test=False)
+    assert kept.history == fresh.history
 
 
 @pytest.mark.parametrize(
