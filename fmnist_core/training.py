@@ -431,7 +431,9 @@ def _reset_compiled(config: TrainConfig, steps_per_execution: int | str, steps_p
     return model
 
 
-def _keep_compiled(model: Any, config: TrainConfig, steps_per_execution: int | str, steps_per_epoch: int) -> None:
+def _keep_compiled(
+    model: Any, config: TrainConfig, steps_per_execution: int | str, steps_per_epoch: int
+) -> None:
     _COMPILED.clear()
     _COMPILED.update(model=model, key=_compiled_key(config, steps_per_execution, steps_per_epoch))
 

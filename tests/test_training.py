@@ -143,7 +143,9 @@ def test_stop_leaves_fit_at_once_without_validating_the_partial_epoch(tiny):
 def test_a_stop_asked_before_the_first_chunk_trains_nothing(tiny):
     """A Stop clicked while the run sets up (data, input pipeline) ends it before the first chunk."""
     points: list[dict] = []
-    r = train(TrainConfig(epochs=3, batch_size=4, seed=1), tiny, on_metrics=points.append, should_stop=lambda: True)
+    r = train(
+        TrainConfig(epochs=3, batch_size=4, seed=1), tiny, on_metrics=points.append, should_stop=lambda: True
+    )
     assert r.stopped and r.epochs_done == 0
     assert [(p["kind"], p["step"]) for p in points] == [("batch", 0)]  # only the untrained starting point
     assert int(r.model.optimizer.iterations.numpy()) == 0
