@@ -411,14 +411,14 @@ def share_ui() -> None:
 
 
 def current_run_id() -> int | None:
-    """The run this page shows: chosen in this session (or by the link), else the newest active run,
-    else the newest run. After a delete or a bad link, nothing until the user picks one."""
+    """The run this page shows: chosen in this session (or by the link), else the newest active run a
+    user started, else the newest such run (not the app's background runs). After a delete or a bad
+    link, nothing until the user picks one."""
     if "train_run_id" not in st.session_state:
-        store = get_store()
-        latest = store.runs(status=ACTIVE, limit=1) or store.runs(limit=1)
-        st.session_state["train_run_id"] = latest[0].id if latest else None
+        latest = get_store().newest_user_run()
+        st.session_state["train_run_id"] = latest.id if latest else None
         if latest:
-            show_setup_of(latest[0])  # called before the form is drawn: the form shows this run's set-up
+            show_setup_of(latest)  # called before the form is drawn: the form shows this run's set-up
     rid = st.session_state["train_run_id"]
     if rid is not None and get_store().get_run(rid) is None:
         st.session_state["train_missing"] = f"#{rid}"

@@ -374,3 +374,21 @@ def test_a_failed_write_leaves_no_temp_file_and_no_partial_file(tmp_path):
     with pytest.raises(OSError):
         write_atomically(final, half_write, suffix=".keras")
     assert final.read_bytes() == b"old" and sorted(x.name for x in tmp_path.iterdir()) == ["model.keras"]
+
+
+def test_newest_user_run_prefers_active_runs_and_skips_background_ones(tmp_path):
+    from fmnist_core.store.runs import BACKGROUND_PRIORITY
+
+    s = RunStore(tmp_path)
+    assert s.newest_user_run() is None
+    done = s.create_run(TrainConfig(seed=1))
+    s.finish_run(done, status="finished")
+    assert s.newest_user_run().id == done
+    queued = s.create_run(TrainConfig(seed=2))
+    later = s.create_run(TrainConfig(seed=3))
+    s.finish_run(later, status="stopped")
+    assert s.newest_user_run().id == queued  # an active run first, though older
+    s.create_run_once(TrainConfig(seed=4), priority=BACKGROUND_PRIORITY)
+    assert s.newest_user_run().id == queued
+    s.request_stop(queued)  # cancelled: now the newest user run, of any status
+    assert s.newest_user_run().id == later

@@ -85,6 +85,28 @@ def finished_run(store: RunStore, config: TrainConfig, *, label: str = "") -> in
     return rid
 
 
+def test_the_page_opens_on_a_users_run_not_on_the_apps_background_run(fmnist_home):
+    """A fresh server queues the Sketch page's default model in the background: the Train page must not
+    open on it (nor put that CNN's set-up in the form) for a teacher who never started it."""
+    from fmnist_core.sketch import default_model_config
+    from fmnist_core.store.runs import BACKGROUND_PRIORITY
+
+    store = RunStore(fmnist_home)
+    bg, _ = store.create_run_once(default_model_config(), priority=BACKGROUND_PRIORITY)
+    store.finish_run(bg, status="finished", test_accuracy=0.9, test_loss=0.3, epochs_done=10)
+    at = open_train()
+    assert any("No run on screen" in i.value for i in at.info)
+    assert at.selectbox(key="train_preset").value == "lab_mlp"  # the lab's set-up, not the sketch CNN's
+    mine = finished_run(store, TrainConfig(epochs=2, seed=5))
+    newer_bg, _ = store.create_run_once(default_model_config().with_(seed=7), priority=BACKGROUND_PRIORITY)
+    at = open_train()
+    assert any(f"Run #{mine}" in m.value for m in at.markdown)
+    assert not any(f"Run #{newer_bg}" in m.value for m in at.markdown)
+    assert at.number_input(key="train_epochs").value == 2
+    at = open_train(run=str(bg))  # a link still opens it
+    assert any(f"Run #{bg}" in m.value for m in at.markdown)
+
+
 @pytest.mark.parametrize("raw", ["9" * 400, "-1", "0", "999999", "abc", "1.5", " 7 "])
 def test_bad_run_links_say_not_found_without_an_error(fmnist_home, raw):
     store = RunStore(fmnist_home)

@@ -228,6 +228,18 @@ class RunsMixin:
             rows = c.execute(q, args).fetchall()
         return [to_run(r) for r in rows]
 
+    def newest_user_run(self) -> Run | None:
+        """The run a page opens on by itself: the newest active run a user started, else the newest run a
+        user started. Background runs (the Sketch page's default model, queued by the app) are left out:
+        a teacher opening the Train page on a fresh server expects the lab's set-up, not that model's."""
+        active = ",".join("?" * len(ACTIVE))
+        with self._read() as c:
+            row = c.execute(
+                f"SELECT * FROM runs WHERE priority >= ? ORDER BY status IN ({active}) DESC, id DESC LIMIT 1",
+                (USER_PRIORITY, *ACTIVE),
+            ).fetchone()
+        return to_run(row) if row else None
+
     def runs_frame(self, **kwargs: Any) -> pd.DataFrame:
         """Runs as a table, newest first, with the main config fields flattened."""
         rows = []
