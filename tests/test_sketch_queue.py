@@ -33,6 +33,21 @@ def test_users_runs_are_claimed_before_the_background_sketch_model(tmp_path):
     assert s.claim_next(worker_pid=10) is None
 
 
+def test_an_interrupted_default_model_resumes_instead_of_starting_again(tmp_path):
+    """The app stopped while the default sketch model trained (its worker marked it interrupted, with a
+    checkpoint): the next server start puts that run back in the queue under its id, once."""
+    s = RunStore(tmp_path)
+    first = ensure_default_sketch_model(s)
+    assert s.claim_next(worker_pid=10).id == first
+    assert s.finish_run(first, status="interrupted", worker_pid=10, error="the app stopped")
+    assert ensure_default_sketch_model(s) == first
+    assert s.get_run(first).status == "queued" and s.get_run(first).priority == BACKGROUND_PRIORITY
+    assert ensure_default_sketch_model(s) == first  # asked again (another session): the same run
+    assert len(s.runs()) == 1
+    s.request_stop(first)  # a user cancelled it: that is not an interruption, so a new one is queued
+    assert ensure_default_sketch_model(s) not in (None, first)
+
+
 def test_outranked_counts_only_users_runs_that_waited_for_the_same_backend(tmp_path):
     s = RunStore(tmp_path)
     bg, _ = s.create_run_once(TrainConfig(seed=1), priority=BACKGROUND_PRIORITY)

@@ -91,8 +91,16 @@ def ensure_default_sketch_model(store: RunStore) -> int | None:
 
 
 def queue_default_sketch_model(store: RunStore) -> int:
-    """Queue the default sketch model as a background run (one already queued or running is reused,
-    atomically); returns its run id."""
+    """Queue the default sketch model as a background run; returns its run id. One already queued or
+    running is reused (atomically); else one the app's stop interrupted goes back to the queue under its
+    id and resumes from its last checkpoint (a server restarted mid-training keeps the epochs done)."""
+    from fmnist_core.store import ACTIVE
+
+    key = default_model_config().key()
+    if not any(r.config_key == key for r in store.runs(status=ACTIVE)):
+        for run in store.runs(status="interrupted"):
+            if run.config_key == key and store.requeue_for_resume(run.id):
+                return run.id
     run_id, _ = store.create_run_once(
         default_model_config(), label=DEFAULT_LABEL, priority=BACKGROUND_PRIORITY
     )
