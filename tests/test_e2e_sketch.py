@@ -128,6 +128,14 @@ def test_draw_and_classify_then_a_corrupt_upload(streamlit_server, page, trained
     page.screenshot(path=str(SCREENSHOT))
     assert Path(SCREENSHOT).stat().st_size > 20_000
 
+    # A scribble over the whole canvas, edge to edge (one stroke, from the bottom right): a message, not the
+    # confident "Bag" such a grey square would get.
+    stroke(page, box, [((0.045 if i % 2 else 0.955), 0.955 - 0.091 * i) for i in range(11)], steps=10)
+    expect(page.get_by_text("scribble over the whole canvas")).to_be_visible(timeout=30_000)
+    wait_for_app(page)
+    expect(answer(page)).to_have_count(0)
+    assert_no_errors(page)
+
     # Upload instead: a corrupt PNG is refused with a clear message, not a traceback.
     page.get_by_role("radio", name="Upload").click()
     wait_for_app(page)

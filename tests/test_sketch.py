@@ -561,6 +561,47 @@ def test_a_painted_over_canvas_is_refused_with_its_own_message(background):
     assert isinstance(sketch.FullCanvasError("x"), sketch.EmptyCanvasError)  # pages catching that still work
 
 
+def strokes(lines: list[list[tuple[float, float]]], width: int = 12, background: str = "transparent"):
+    """Brush strokes through the given points (canvas px), as the canvas draws them."""
+    from PIL import ImageDraw
+
+    img = Image.fromarray(blank(background))
+    draw = ImageDraw.Draw(img)
+    for pts in lines:
+        draw.line(pts, fill=(255, 255, 255, 255), width=width, joint="curve")
+    return np.asarray(img).copy()
+
+
+@pytest.mark.parametrize("background", ["transparent", "black"])
+def test_a_scribble_over_the_whole_canvas_is_refused_with_a_message(background):
+    """Framed, a scribble across the whole canvas is a grey square, which a model calls a bag with
+    confidence: the page says what it is instead."""
+    zigzag = [(4 if i % 2 else 276, 4 + 27 * i) for i in range(11)]  # back and forth, top to bottom
+    hatch = [p for k in range(7) for p in ((4 + 45 * k, 4), (4, 4 + 45 * k), (276 - 45 * k, 276))]
+    for rgba in (strokes([zigzag], background=background), strokes([hatch], width=9, background=background)):
+        with pytest.raises(sketch.FullCanvasError, match="scribble over the whole canvas"):
+            preprocess_canvas(rgba)
+        with pytest.raises(sketch.EmptyCanvasError):
+            sketch.canvas_input(rgba)
+
+
+def test_big_drawings_touching_every_edge_are_not_taken_for_scribbles():
+    frame = strokes([[(6, 6), (274, 6), (274, 274), (6, 274), (6, 6)]])  # a closed outline: filled
+    assert sketch.canvas_input(frame)[1] is True
+    diamond = blank()  # a solid shape edge to edge: one run of ink per row
+    yy, xx = np.mgrid[0:CANVAS, 0:CANVAS]
+    diamond[np.abs(yy - 139.5) + np.abs(xx - 139.5) <= 140] = 255
+    assert preprocess_canvas(diamond).max() == pytest.approx(1.0)
+    few = strokes([[(4, 4), (276, 276)], [(276, 4), (4, 276)], [(140, 4), (140, 276)]])  # a few lines
+    assert preprocess_canvas(few).max() == pytest.approx(1.0)  # ink in too few places: a drawing
+    knit = blank("black")  # a photo's texture painted in edge to edge (a striped pullover): greys
+    level = (127 + 128 * np.sin(yy / 3.0)).clip(0, 255).astype(np.uint8)
+    knit[..., :3] = level[..., None]
+    assert sketch.scribbled_over(sketch.canvas_intensity(knit)) is False
+    knit[..., :3] = np.where(level > 127, 255, 0)[..., None].astype(np.uint8)  # the same in full-ink strokes
+    assert sketch.scribbled_over(sketch.canvas_intensity(knit)) is True
+
+
 def test_a_drawing_touching_every_edge_and_a_one_pixel_line_get_answers(mlp_flat):
     cross = blank()
     paint(cross, slice(130, 150), slice(0, CANVAS))  # a thick plus sign touching all four edges

@@ -49,6 +49,7 @@ from fmnist_core.sketch.preprocess import (
     painted_fraction,
     preprocess_canvas,
     preprocess_image,
+    scribbled_over,
 )
 from fmnist_core.sketch.similar import make_bank, nearest, similar_images
 
@@ -90,6 +91,7 @@ __all__ = [
     "load_upload",
     "looks_like_outline",
     "painted_fraction",
+    "scribbled_over",
     "make_bank",
     "predict_probs",
     "preprocess_canvas",
