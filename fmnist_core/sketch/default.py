@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 # of photos, every shape whole, more rims and fewer outlines, more inner lines, strokes of 1-3 px, holes
 # left open (worse on the held-out set), and a third conv block of 64 filters (test accuracy 0.852 against
 # 0.866). On the full set, no better either: 20 epochs, 32-64 filters, a 256-unit dense layer, and aspect
-# changes of up to 35% re-framed like the canvas (worse); nor test-time averaging or thinned strokes (README).
+# changes of up to 35% re-framed like the canvas, batch norm, and dropout 0.5 (all worse); nor test-time
+# averaging or thinned strokes (README).
 SKETCH_MODEL = ModelSpec(kind="cnn", input="image", conv_filters=(16, 32), hidden=(128,), dropout=(0.3,))
 DEFAULT_LABEL = "Sketch CNN · sketch augmentation · default for Sketch"
 
