@@ -38,6 +38,8 @@ PHOTO_TRIM = 0.12
 # box; gaps a shaky hand leaves are bridged at these fractions of the canvas side, smallest first.
 OUTLINE_HOLE_FRACTION = 0.12
 AUTO_FILL_GAPS = (0.01, 0.025)
+# Of the peak: what counts as a stroke when judging a drawing's shape (outline, fill, scribble).
+INK_LEVEL = 0.3
 # More than this fraction of the canvas painted light: "you painted the whole canvas", not a garment.
 FULL_CANVAS_FRACTION = 0.85
 # A scribble over the whole canvas: full-ink strokes within SCRIBBLE_EDGE of the side from all four edges, in
@@ -218,17 +220,22 @@ def _largest_region(mask: np.ndarray) -> int:
     return int(np.bincount(labels.ravel())[1:].max()) if n else 0
 
 
+def _ink(intensity: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """(intensity as float32, its strokes: pixels above INK_LEVEL x the peak), the mask None when blank."""
+    inten = np.asarray(intensity, dtype=np.float32)
+    peak = float(inten.max()) if inten.size else 0.0
+    return inten, (inten > INK_LEVEL * peak if peak > 0 else None)
+
+
 def fill_outlines(
     intensity: np.ndarray, *, level: float = FILL_LEVEL, gap: float = 0.01, radius: int | None = None
 ) -> np.ndarray:
     """Fill closed (or nearly closed) outlines: pixels enclosed by ink get `level` x the ink's median
     intensity. Gaps up to about 2 x `gap` x the image's longest side (or 2 x `radius` px) are bridged.
     (H, W) float -> (H, W) float32; ink itself is unchanged."""
-    inten = np.asarray(intensity, dtype=np.float32)
-    peak = float(inten.max()) if inten.size else 0.0
-    if peak <= 0:
+    inten, ink = _ink(intensity)
+    if ink is None:
         return inten.copy()
-    ink = inten > 0.3 * peak
     holes = _enclosed(ink, radius if radius is not None else round(gap * max(inten.shape)))
     out = inten.copy()
     out[holes] = np.maximum(out[holes], level * float(np.median(inten[ink])))
@@ -242,11 +249,9 @@ def looks_like_outline(intensity: np.ndarray) -> int | None:
 
     A filled drawing's holes are slivers between strokes or a bag's handle; an outline encloses most
     of its box. Gaps a shaky hand leaves are bridged up to ~8% of the canvas, tried smallest first."""
-    inten = np.asarray(intensity, dtype=np.float32)
-    peak = float(inten.max()) if inten.size else 0.0
-    if peak <= 0:
+    _, ink = _ink(intensity)
+    if ink is None:
         return None
-    ink = inten > 0.3 * peak
     rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
     if len(rows) == 0:
         return None
@@ -286,12 +291,10 @@ def scribbled_over(intensity: np.ndarray) -> bool:
     scribble), rather than one item drawn inside it; see SCRIBBLE_EDGE. A closed outline touching every
     edge (its middle is empty), a solid shape (one stroke across each row) and a photo's texture
     (grey levels, not full-ink strokes) are not."""
-    inten = np.asarray(intensity, dtype=np.float32)
-    peak = float(inten.max()) if inten.size else 0.0
-    if peak <= 0:
+    inten, ink = _ink(intensity)
+    if ink is None:
         return False
-    ink = inten > 0.3 * peak
-    if (inten >= 0.9 * peak).sum() < 0.5 * ink.sum():
+    if (inten >= 0.9 * inten.max()).sum() < 0.5 * ink.sum():
         return False  # mostly greys: an image painted in (a photo's texture), not brush strokes
     h, w = ink.shape
     m = max(1, round(SCRIBBLE_EDGE * max(h, w)))
