@@ -136,6 +136,60 @@ def test_outlines_can_show_inner_lines():
     assert (lined[:, 10:18, 7:13, 0].max(axis=(1, 2)) == 1.0).all()  # the opening is drawn
 
 
+STILL = {"rotation": 0.0, "shift": 0.0, "aspect": 0.0, "scale": (1.0, 1.0), "flip": 0.0}
+
+
+def test_warp_bends_shapes_smoothly_and_only_when_asked():
+    x = tf.constant(square_batch(16))
+    seed = tf.constant([5, 6], tf.int64)
+    same = augment.warp(tf, x, seed, augment.SketchParams(warp=0.0)).numpy()
+    np.testing.assert_allclose(same, x.numpy(), atol=1e-6)  # a zero field reads every pixel in place
+    bent = augment.warp(tf, x, seed, augment.SketchParams(warp=1.0, warp_px=1.0)).numpy()
+    assert bent.shape == x.shape and bent.min() >= 0.0 and bent.max() <= 0.8 + 1e-6
+    changed = np.abs(bent - x.numpy()).max(axis=(1, 2, 3)) > 0.05
+    assert changed.all()  # every image is bent...
+    area = (bent > 0.4).sum(axis=(1, 2, 3)) / (x.numpy() > 0.4).sum(axis=(1, 2, 3))
+    assert np.all((area > 0.75) & (area < 1.3))  # ...but stays the same shape, more or less
+    assert np.all(bent[:, 11:17, 7:13] > 0.7)  # the middle of the rectangle is still filled
+    again = augment.warp(tf, x, seed, augment.SketchParams(warp=1.0, warp_px=1.0)).numpy()
+    np.testing.assert_array_equal(bent, again)
+
+
+def test_smoothing_rounds_off_notches_and_spikes_but_keeps_the_shape():
+    m = np.zeros((8, 28, 28, 1), np.float32)
+    m[:, 6:22, 6:20] = 1.0
+    m[:, 13, 20:25] = 1.0  # a one-pixel spike out of the right side
+    m[:, 6:10, 12] = 0.0  # a one-pixel notch into the top
+    out = augment.smooth_mask(
+        tf, tf.constant(m), tf.constant([1, 1], tf.int64), augment.SketchParams(smooth=1.0)
+    )
+    out = out.numpy()
+    assert set(np.unique(out)) <= {0.0, 1.0}
+    assert out[:, 13, 22:25].max() == 0.0  # the spike is gone
+    assert out[:, 7:10, 12].min() == 1.0  # the notch is closed (below the top edge row)
+    assert np.all(out[:, 9:19, 9:17] == 1.0)  # the body is kept
+    area = out.sum(axis=(1, 2, 3)) / m.sum(axis=(1, 2, 3))
+    assert np.all((area > 0.85) & (area < 1.1))
+    kept = augment.smooth_mask(
+        tf, tf.constant(m), tf.constant([1, 1], tf.int64), augment.SketchParams(smooth=0.0)
+    ).numpy()
+    np.testing.assert_array_equal(kept, m)  # smooth = 0: unchanged
+
+
+def test_grown_shapes_fatten_thin_parts_and_stay_in_the_frame():
+    x = np.zeros((32, 28, 28, 1), np.float32)
+    x[:, 2:26, 13] = 1.0  # a one-pixel strap, top to bottom
+    x[:, 2:6, 8:20] = 1.0  # with a bar across its top
+    common = {**STILL, "plain": 0.0, "outline": 0.0, "rim": 0.0, "hatch": 0.0, "inner": 0.0, "solid": 0.0}
+    common.update(warp=0.0, smooth=0.0)  # (a smoothed one-pixel strap is gone: see the smoothing test)
+    thin = run("sketch", x, **common, dilate=0.0)
+    fat = run("sketch", x, **common, dilate=1.0, dilate_px=2)
+    strap = lambda out: (out[:, 16, :, 0] > 0.3).sum(axis=1)  # noqa: E731 - ink across the strap, row 16
+    assert strap(thin).max() <= 2
+    assert strap(fat).min() >= 3  # grown by 1 or 2 px each side, then re-framed (x 28/30 or 28/32)
+    assert fat[:, 0, :, 0].max() == 0.0 and fat[:, -1, :, 0].max() == 0.0  # re-framed: nothing cut off
+
+
 @pytest.mark.parametrize("kind", ["flip", "sketch"])
 def test_values_stay_in_unit_range_and_shape_is_kept(kind):
     rng = np.random.default_rng(0)
@@ -202,6 +256,11 @@ def test_image_shaped_inputs_keep_their_shape():
         ({"rim_width": (0, 3)}, "rim_width must be a range"),
         ({"stroke": (0.5, 7.0)}, "stroke must be a range"),
         ({"outline_inner": 2.0}, "outline_inner must be a probability"),
+        ({"warp": 1.5}, "warp must be a probability"),
+        ({"warp_px": 5.0}, "warp_px must be from 0 to 4"),
+        ({"smooth": -0.2}, "smooth must be a probability"),
+        ({"dilate": 2.0}, "dilate must be a probability"),
+        ({"dilate_px": 4}, "dilate_px must be 1, 2 or 3"),
     ],
 )
 def test_out_of_range_parameters_are_refused_with_a_message(params, message):
