@@ -248,8 +248,7 @@ def canvas_ui(fill: bool) -> tuple[np.ndarray | None, str, bool]:
     if rgba is None:
         return None, DRAW_PROMPT, False
     try:
-        x28, filled = sketch.canvas_input(rgba, fill="auto" if fill else False)
-        return x28, "", filled
+        given = sketch.canvas_input(rgba, fill="auto" if fill else False)
     except sketch.FullCanvasError as exc:
         st.warning(str(exc), icon=":material/format_paint:")
         return None, "", False
@@ -261,6 +260,9 @@ def canvas_ui(fill: bool) -> tuple[np.ndarray | None, str, bool]:
     except ValueError as exc:  # an image the canvas should never send
         st.warning(f"The drawing could not be read ({exc}).")
         return None, "", False
+    if given.edge_to_edge:  # answered all the same (a big garment looks just like it), with a note
+        st.warning(sketch.SCRIBBLE_NOTE, icon=":material/format_paint:")
+    return given.x28, "", given.filled
 
 
 def forget_rejected_upload() -> None:

@@ -128,12 +128,14 @@ def test_draw_and_classify_then_a_corrupt_upload(streamlit_server, page, trained
     page.screenshot(path=str(SCREENSHOT))
     assert Path(SCREENSHOT).stat().st_size > 20_000
 
-    # A scribble over the whole canvas, edge to edge (one stroke, from the bottom right): a message, not the
-    # confident "Bag" such a grey square would get.
+    # A scribble over the whole canvas, edge to edge (one stroke, from the bottom right): the answer comes
+    # with a note that a scribble reads as a filled square (a garment drawn that big looks the same).
     stroke(page, box, [((0.045 if i % 2 else 0.955), 0.955 - 0.091 * i) for i in range(11)], steps=10)
-    expect(page.get_by_text("scribble over the whole canvas")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Edge to edge: this drawing spreads over the whole canvas")).to_be_visible(
+        timeout=30_000
+    )
     wait_for_app(page)
-    expect(answer(page)).to_have_count(0)
+    expect(answer(page)).to_have_count(1)
     assert_no_errors(page)
 
     # Upload instead: a corrupt PNG is refused with a clear message, not a traceback.

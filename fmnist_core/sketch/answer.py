@@ -77,5 +77,5 @@ def judge_canvas(
 ) -> Answer:
     """A canvas drawing -> Answer, with the page's defaults. Raises EmptyCanvasError (or its
     FullCanvasError) like `preprocess_canvas`."""
-    x28, filled = canvas_input(rgba, fill=fill)
-    return answer_for(model, x28, bank, k=k, filled=filled)
+    given = canvas_input(rgba, fill=fill)
+    return answer_for(model, given.x28, bank, k=k, filled=given.filled)
