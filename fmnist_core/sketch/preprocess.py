@@ -68,7 +68,7 @@ class EmptyCanvasError(ValueError):
 
 
 class FullCanvasError(EmptyCanvasError):
-    """The whole canvas is painted or scribbled over, edge to edge: there is no one shape to frame."""
+    """The whole canvas is painted over, edge to edge: there is no one shape to frame."""
 
 
 class CanvasInput(NamedTuple):
