@@ -220,7 +220,8 @@ def default_model_ui(start_requested: bool, have_models: bool) -> None:
 
 def canvas_ui(fill: bool) -> tuple[np.ndarray | None, str, bool]:
     """The drawing canvas -> ((28, 28) input, "", filled?) or (None, prompt, False). A drawing too small
-    to classify (a dot) or a painted-over canvas is refused with its own message here."""
+    to classify (a dot) or a painted-over canvas is refused with its own message here; one spread edge to
+    edge like a scribble is answered, with a note."""
     result = st_canvas(
         fill_color=SHAPE_FILL,
         stroke_width=st.session_state.get("sketch_brush", 22),

@@ -386,7 +386,7 @@ def preprocess_canvas(rgba: np.ndarray, *, fill: bool | str = "auto", background
     Raises FullCanvasError if a dark canvas is painted over, EmptyCanvasError (a ValueError) if
     nothing, or only a dot, was drawn; ValueError if `rgba` is not an image array.
     """
-    return canvas_input(rgba, fill=fill, background=background)[0]
+    return canvas_input(rgba, fill=fill, background=background).x28
 
 
 def canvas_input(rgba: np.ndarray, *, fill: bool | str = "auto", background: str = "dark") -> CanvasInput:
