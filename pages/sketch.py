@@ -335,6 +335,9 @@ def render_answer(answer: sketch.Answer) -> None:
     if answer.garment:
         st.markdown(f"## {CLASS_NAMES[best]} · {probs[best]:.0%}")
         st.caption(f"Runner-up: {CLASS_NAMES[runner_up]} ({probs[runner_up]:.0%})")
+        note = sketch.lookalike_note(answer)
+        if note:
+            st.caption(note)
     else:
         st.markdown("## Not a garment I know")
         st.caption(

@@ -659,6 +659,19 @@ def test_judge_refuses_unsure_or_unlike_anything_and_accepts_the_rest():
     assert sketch.judge(sure, float("nan"))[0]  # no bank: confidence alone decides
 
 
+@pytest.mark.parametrize("best", range(10))
+def test_a_pullover_coat_or_shirt_answer_carries_the_lookalike_note(best):
+    probs = np.full(10, 0.02, np.float32)
+    probs[best] = 0.82
+    x = np.zeros((28, 28), np.float32)
+    called = sketch.Answer(x, probs, False, 0.9, np.zeros(0, np.int64), True, "")
+    refused = sketch.Answer(x, probs, False, 0.5, np.zeros(0, np.int64), False, "far")
+    expected = sketch.LOOKALIKE_NOTE if best in (2, 4, 6) else ""  # Pullover, Coat, Shirt
+    assert sketch.lookalike_note(called) == expected
+    assert sketch.lookalike_note(refused) == ""  # "not a garment I know" needs no note
+    assert "coat" in sketch.LOOKALIKE_NOTE and "shirt" in sketch.LOOKALIKE_NOTE
+
+
 def test_answer_for_reports_nearest_images_and_their_similarity(mlp_flat):
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (50, 28, 28)).astype(np.uint8)

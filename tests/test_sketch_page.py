@@ -163,6 +163,25 @@ def test_a_drawing_comes_back_as_a_prediction_with_its_views(app_home, keras):
     assert not at.exception and headings(at) == [heading]
 
 
+def constant_model(keras, label: int):
+    """A model that answers `label` for any input (zero weights, a one-hot bias): ~100%."""
+    keras.utils.set_random_seed(0)
+    dense = keras.layers.Dense(10, activation="softmax", kernel_initializer="zeros")
+    model = keras.Sequential([keras.Input((784,)), dense])
+    dense.bias.assign(np.eye(10, dtype=np.float32)[label] * 12.0)
+    return model
+
+
+@pytest.mark.parametrize(("label", "noted"), [(6, True), (1, False)])
+def test_a_shirt_answer_says_that_drawn_coats_and_shirts_look_alike(app_home, keras, label, noted):
+    store_model(app_home, constant_model(keras, label))
+    at = open_sketch(**{CANVAS: canvas_state(trouser_canvas())})
+    assert not at.error, [e.value for e in at.error]
+    assert headings(at) == [f"## {('Trouser', 'Shirt')[label == 6]} · 100%"]
+    captions = " ".join(c.value for c in at.caption)
+    assert ("a drawn coat is most often read as a shirt" in captions) is noted
+
+
 def test_best_model_is_preselected_and_a_cnn_gets_grad_cam(app_home, keras):
     store_model(app_home, tiny_model(keras), acc=0.70, label="mlp")
     best = store_model(app_home, tiny_model(keras, cnn=True), acc=0.90, label="cnn")

@@ -13,7 +13,16 @@ cheap: TensorFlow / Keras are imported only inside the functions that need them.
 
 from __future__ import annotations
 
-from fmnist_core.sketch.answer import MIN_CONFIDENCE, MIN_SIMILARITY, Answer, answer_for, judge, judge_canvas
+from fmnist_core.sketch.answer import (
+    LOOKALIKE_NOTE,
+    MIN_CONFIDENCE,
+    MIN_SIMILARITY,
+    Answer,
+    answer_for,
+    judge,
+    judge_canvas,
+    lookalike_note,
+)
 from fmnist_core.sketch.default import default_model_config, ensure_default_sketch_model, preferred_model
 from fmnist_core.sketch.explain import grad_cam, last_conv_layer, saliency_map
 from fmnist_core.sketch.infer import (
@@ -57,6 +66,8 @@ from fmnist_core.sketch.similar import make_bank, nearest, similar_images
 
 __all__ = [
     "Answer",
+    "LOOKALIKE_NOTE",
+    "lookalike_note",
     "MIN_CONFIDENCE",
     "MIN_SIMILARITY",
     "answer_for",

@@ -26,6 +26,16 @@ MIN_CONFIDENCE = 0.5
 # Below this cosine similarity (pixels, 0-1) to the nearest real image the drawing is unlike the data.
 MIN_SIMILARITY = 0.78
 
+# Pullover, Coat, Shirt: drawn, they share one silhouette (bench/sketch_set: a drawn coat is read as a shirt
+# at almost every seed; the README's "Sketch accuracy" has the measurements). The page says so under such an
+# answer, so a wrong "Shirt" for a coat is understood rather than trusted.
+LOOKALIKE_CLASSES = (2, 4, 6)
+LOOKALIKE_NOTE = (
+    "Drawn, a pullover, a coat and a shirt share one outline (long sleeves). The photos this model learned "
+    "from tell them apart by collar, opening, hood and fabric, which drawings seldom show: a drawn coat is "
+    "most often read as a shirt, so look at the runner-up too."
+)
+
 
 @dataclass(frozen=True)
 class Answer:
@@ -56,6 +66,11 @@ def judge(probs: np.ndarray, similarity: float) -> tuple[bool, str]:
             f"(I answer from {MIN_CONFIDENCE:.0%})."
         )
     return True, ""
+
+
+def lookalike_note(answer: Answer) -> str:
+    """LOOKALIKE_NOTE when `answer` calls the drawing a pullover, coat or shirt, else ""."""
+    return LOOKALIKE_NOTE if answer.garment and answer.best in LOOKALIKE_CLASSES else ""
 
 
 def answer_for(
