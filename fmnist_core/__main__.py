@@ -319,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         choices=["none", "flip", "flip_shift", "sketch"],
         help="on-the-fly training augmentation: flips, flips and shifts, or sketch-like silhouettes/outlines "
-        "(default: the preset's, none for most)",
+        "with garment drawings (default: the preset's, none for most)",
     )
     t.add_argument(
         "--lr-schedule",

@@ -9,6 +9,8 @@ from typing import Any
 
 import pandas as pd
 
+from fmnist_core.augment import drawings_added
+
 N_TRAIN_TOTAL = 60000
 
 LIVE_POLL_SECONDS = 0.5  # a live chart trails the store by at most about this much (plus drawing)
@@ -24,10 +26,12 @@ def live_poll_seconds(status: str, has_points: bool) -> float:
 
 
 def n_train_images(config: dict[str, Any], *, n_total: int = N_TRAIN_TOTAL) -> int:
-    """Images in the training split of a config (after the validation split and any subset)."""
+    """Images in the training split of a config (after the validation split and any subset), with the
+    procedural drawings that "sketch" augmentation adds."""
     n = n_total - math.ceil(float(config.get("val_fraction", 0.2)) * n_total)
     subset = config.get("train_subset")
-    return min(n, int(subset)) if subset else n
+    n = min(n, int(subset)) if subset else n
+    return n + drawings_added(n, config.get("augment"))
 
 
 def steps_per_epoch(config: dict[str, Any], *, n_total: int = N_TRAIN_TOTAL) -> int:

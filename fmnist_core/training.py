@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fmnist_core.augment import AUGMENT_VERSIONS, augment_problems
+from fmnist_core.augment import AUGMENT_VERSIONS, augment_problems, with_drawings
 from fmnist_core.data import FashionMNIST, train_val_split
 from fmnist_core.models import OPTIMIZERS, PRESETS, ModelSpec, build_model, make_optimizer
+from fmnist_core.progress import steps_per_epoch as progress_steps_per_epoch
 
 if TYPE_CHECKING:
     pass
@@ -182,8 +183,16 @@ _PREP_CACHE: dict[tuple, tuple[FashionMNIST, PreparedData]] = {}
 
 
 def prepare_data(config: TrainConfig, data: FashionMNIST) -> PreparedData:
-    """Scale to [0, 1] float32, split with the lab's seed, shape for the model's input. Cached per process."""
-    key = (id(data), config.val_fraction, config.model.input, config.train_subset, config.val_subset)
+    """Scale to [0, 1] float32, split with the lab's seed, shape for the model's input; "sketch" augmentation
+    adds its procedural drawings to the training images (`augment.with_drawings`). Cached per process."""
+    key = (
+        id(data),
+        config.val_fraction,
+        config.model.input,
+        config.train_subset,
+        config.val_subset,
+        config.augment,
+    )
     hit = _PREP_CACHE.get(key)
     if hit is not None and hit[0] is data:
         return hit[1]
@@ -199,9 +208,10 @@ def prepare_data(config: TrainConfig, data: FashionMNIST) -> PreparedData:
     def scale(x: np.ndarray) -> np.ndarray:
         return (x.astype(np.float32) / 255.0).reshape(shape)
 
+    x_train, y_train = with_drawings(scale(xt), yt.astype(np.int32), config.augment)
     prepared = PreparedData(
-        scale(xt),
-        yt.astype(np.int32),
+        x_train,
+        y_train,
         scale(xv),
         yv.astype(np.int32),
         scale(data.x_test),
@@ -388,8 +398,7 @@ def seeded_compiled_model(
     keras.utils.set_random_seed(config.seed)
     model = build_model(config.model)
     if steps_per_epoch is None:
-        n = min(config.train_subset or 60000, round(60000 * (1 - config.val_fraction)))
-        steps_per_epoch = math.ceil(n / config.batch_size)
+        steps_per_epoch = progress_steps_per_epoch(config.to_dict())
     model.compile(
         optimizer=make_optimizer(config.optimizer, learning_rate_for(config, steps_per_epoch)),
         loss="sparse_categorical_crossentropy",

@@ -183,7 +183,7 @@ def default_model_ui(start_requested: bool, have_models: bool) -> None:
         with st.container(border=True):
             st.markdown(
                 f"**Training the sketch model (run #{active.id})**: a small CNN that learned from "
-                "silhouettes, outlines and mirrored items, 2-3 minutes. You can draw meanwhile; "
+                "silhouettes, outlines, mirrored items and garment drawings, 2-3 minutes. You can draw meanwhile; "
                 "the page switches to it when it is done."
             )
             default_model_progress(active.id)

@@ -261,6 +261,7 @@ def test_image_shaped_inputs_keep_their_shape():
         ({"smooth": -0.2}, "smooth must be a probability"),
         ({"dilate": 2.0}, "dilate must be a probability"),
         ({"dilate_px": 4}, "dilate_px must be 1, 2 or 3"),
+        ({"drawings": 0.8}, "drawings must be a share from 0 to 0.5"),
     ],
 )
 def test_out_of_range_parameters_are_refused_with_a_message(params, message):
@@ -308,3 +309,34 @@ def test_cli_accepts_augment(monkeypatch):
     assert seen["augment"] == "sketch"
     with pytest.raises(SystemExit):
         cli.main(["train", "--augment", "mixup"])
+
+
+def test_sketch_training_images_are_followed_by_procedural_drawings_of_every_class():
+    x = np.random.default_rng(0).random((400, 784), np.float32)
+    y = np.arange(400, dtype=np.int32) % 10
+    xs, ys = augment.with_drawings(x, y, "sketch")
+    assert len(xs) == len(ys) == 450 == 400 + augment.drawings_added(400, "sketch")  # 12.5%
+    assert xs.shape[1:] == (784,) and xs.dtype == np.float32 and ys.dtype == np.int32
+    np.testing.assert_array_equal(xs[:400], x)  # the images come first, untouched
+    assert np.bincount(ys[400:], minlength=10).tolist() == [5] * 10
+    assert 0.0 <= xs[400:].min() and xs[400:].max() <= 1.0 and np.all(xs[400:].max(axis=1) > 0.5)
+    for kind in (None, "flip", "flip_shift"):  # other kinds add nothing
+        assert augment.with_drawings(x, y, kind)[0] is x and augment.drawings_added(400, kind) == 0
+    none = augment.SketchParams(drawings=0.0)
+    assert augment.with_drawings(x, y, "sketch", none)[0] is x
+
+
+def test_a_sketch_run_trains_on_its_drawings_and_its_progress_counts_them(tiny_data_dir):
+    from fmnist_core.data import load_fashion_mnist
+    from fmnist_core.progress import n_train_images, steps_per_epoch
+    from fmnist_core.training import prepare_data
+
+    data = load_fashion_mnist(tiny_data_dir)
+    config = TrainConfig(batch_size=16, val_fraction=0.2, augment="sketch")
+    plain = prepare_data(config.with_(augment=None), data)
+    sketchy = prepare_data(config, data)
+    n = len(plain.x_train)
+    assert len(sketchy.x_train) == n + round(0.125 * n) and len(sketchy.y_val) == len(plain.y_val)
+    n_total = len(data.x_train)
+    assert n_train_images(config.to_dict(), n_total=n_total) == len(sketchy.x_train)
+    assert steps_per_epoch(config.to_dict(), n_total=n_total) == -(-len(sketchy.x_train) // 16)

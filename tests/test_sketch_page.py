@@ -179,7 +179,7 @@ def test_a_shirt_answer_says_that_drawn_coats_and_shirts_look_alike(app_home, ke
     assert not at.error, [e.value for e in at.error]
     assert headings(at) == [f"## {('Trouser', 'Shirt')[label == 6]} · 100%"]
     captions = " ".join(c.value for c in at.caption)
-    assert ("a drawn coat is most often read as a shirt" in captions) is noted
+    assert ("A drawn coat is often read as a shirt" in captions) is noted
 
 
 def test_best_model_is_preselected_and_a_cnn_gets_grad_cam(app_home, keras):

@@ -28,7 +28,10 @@ SKETCHES = HERE / "sketches.json"
 HELDOUT = HERE / "heldout.json"
 # A third one, made before judging recipes with it: the check that a recipe chosen on the first two generalises.
 THIRD = HERE / "third.json"
-SETS = {"main": SKETCHES, "heldout": HELDOUT, "third": THIRD}
+# A fourth, drawn by another hand that saw neither the sets above, their generators nor the augmentation
+# (asked only to draw each class as ordinary people would with a mouse): the check against our own habits.
+FOURTH = HERE / "fourth.json"
+SETS = {"main": SKETCHES, "heldout": HELDOUT, "third": THIRD, "fourth": FOURTH}
 FILL_GREY = (179, 179, 179, 255)  # the page's SHAPE_FILL "#b3b3b3"
 
 

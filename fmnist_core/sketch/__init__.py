@@ -6,6 +6,7 @@
 * `explain`    – saliency maps and Grad-CAM
 * `answer`     – honest answers: a garment only when confident and close to real images
 * `default`    – the default sketch model's config, queued by itself when none is stored
+* `drawings`   – procedural garment drawings, framed like the canvas, that sketch training adds
 
 `from fmnist_core.sketch import ...` keeps working for every public name. Importing the package is
 cheap: TensorFlow / Keras are imported only inside the functions that need them.

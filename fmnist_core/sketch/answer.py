@@ -26,14 +26,15 @@ MIN_CONFIDENCE = 0.5
 # Below this cosine similarity (pixels, 0-1) to the nearest real image the drawing is unlike the data.
 MIN_SIMILARITY = 0.78
 
-# Pullover, Coat, Shirt: drawn, they share one silhouette (bench/sketch_set: a drawn coat is read as a shirt
-# at almost every seed; the README's "Sketch accuracy" has the measurements). The page says so under such an
-# answer, so a wrong "Shirt" for a coat is understood rather than trusted.
+# Pullover, Coat, Shirt: drawn, they share one silhouette, and the model tells them apart by the details people
+# draw (bench/sketch_set: 0-67% of the coats of the sets by other hands are read as coats, the rest mostly
+# as shirts; the README's "Sketch accuracy" has the measurements). The page says so under such an answer, so a
+# wrong "Shirt" for a coat is understood rather than trusted.
 LOOKALIKE_CLASSES = (2, 4, 6)
 LOOKALIKE_NOTE = (
-    "Drawn, a pullover, a coat and a shirt share one outline (long sleeves). The photos this model learned "
-    "from tell them apart by collar, opening, hood and fabric, which drawings seldom show: a drawn coat is "
-    "most often read as a shirt, so look at the runner-up too."
+    "Drawn, a pullover, a coat and a shirt share one outline (long sleeves): what tells them apart is the "
+    "detail, a coat's length, opening, lapels or pockets, a shirt's collar and buttons, a pullover's round "
+    "neck. A drawn coat is often read as a shirt, so look at the runner-up too."
 )
 
 
