@@ -198,11 +198,9 @@ def garment(label: int, rng: np.random.Generator) -> tuple[list[Points], list[Po
         def sole_top(x: float) -> float:  # the sole rises towards the heel
             return 1 - h - heel * max(0.0, (x - 0.35) / 0.6)
 
-        closed.append(
-            [(0.02, 1 - h), *[(x, sole_top(x)) for x in (0.35, 0.65, 0.98)], (0.98, sole_top(0.98) + h)]
-        )
-        closed[-1] += [(0.4, 1 - h + h)] if heel < 0.1 else [(0.6, 1 - heel * 0.5 + h * 0.5), (0.4, 1.0)]
-        closed[-1] += [(0.04, 1.0)]
+        sole = [(0.02, 1 - h), *[(x, sole_top(x)) for x in (0.35, 0.65, 0.98)], (0.98, sole_top(0.98) + h)]
+        underside = [(0.4, 1 - h + h)] if heel < 0.1 else [(0.6, 1 - heel * 0.5 + h * 0.5), (0.4, 1.0)]
+        closed.append([*sole, *underside, (0.04, 1.0)])
         if heel >= 0.1:  # the heel block
             closed.append([(0.84, sole_top(0.84)), (0.94, sole_top(0.94)), (0.93, 1.0), (0.86, 1.0)])
         n = int(rng.integers(1, 4))
@@ -210,14 +208,11 @@ def garment(label: int, rng: np.random.Generator) -> tuple[list[Points], list[Po
             x0 = 0.06 + i * 0.55 / n + _u(rng, -0.03, 0.03)
             x1 = x0 + _u(rng, 0.15, 0.3)
             rise = _u(rng, 0.35, 0.7)
-            t = np.linspace(0, np.pi, 7)
+            xs = [x0 + (x1 - x0) * (1 - np.cos(a)) / 2 for a in np.linspace(0, np.pi, 7)]  # an arch
             lines.append(
                 [
-                    (
-                        x0 + (x1 - x0) * (1 - np.cos(a)) / 2,
-                        sole_top(x0 + (x1 - x0) * (1 - np.cos(a)) / 2) - rise * np.sin(a),
-                    )
-                    for a in t
+                    (x, sole_top(x) - rise * np.sin(a))
+                    for x, a in zip(xs, np.linspace(0, np.pi, 7), strict=True)
                 ]
             )
         if _chance(rng, 0.6):  # an ankle strap: a loop above the heel
