@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 # (TrainConfig.to_dict), so a stored model trained with an older version of "sketch" is not reused as the
 # current one. "sketch" 2 (2026-11-26): whole-item shapes, hatched fills, inner lines, strokes to 5 px,
 # 60% photos. "sketch" 3 (2026-11-26, fourth session): shapes rounded off, grown and bent, 65% photos.
+# "sketch" 4 (fifth session): 12.5% of procedural garment drawings added (`with_drawings`).
 # Kinds not listed are at their first version (their runs' keys are unchanged).
 AUGMENT_VERSIONS: dict[str, int] = {"sketch": 4}
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fmnist_core.augment import AUGMENT_VERSIONS, augment_problems, with_drawings
+from fmnist_core.augment import AUGMENT_VERSIONS, augment_problems, drawings_added, with_drawings
 from fmnist_core.data import FashionMNIST, train_val_split
 from fmnist_core.models import OPTIMIZERS, PRESETS, ModelSpec, build_model, make_optimizer
 from fmnist_core.progress import steps_per_epoch as progress_steps_per_epoch
@@ -191,7 +191,7 @@ def prepare_data(config: TrainConfig, data: FashionMNIST) -> PreparedData:
         config.model.input,
         config.train_subset,
         config.val_subset,
-        config.augment,
+        drawings_added(1000, config.augment) > 0,  # "flip" and no augmentation share their arrays
     )
     hit = _PREP_CACHE.get(key)
     if hit is not None and hit[0] is data:

@@ -307,7 +307,7 @@ def draw(label: int, rng: np.random.Generator) -> np.ndarray:
     img = Image.new("L", (CANVAS_SIDE, CANVAS_SIDE), 0)
     pen = ImageDraw.Draw(img)
 
-    def stroke(p: np.ndarray, w: int, *, closed_: bool = False) -> None:
+    def stroke(pen: ImageDraw.ImageDraw, p: np.ndarray, w: int, *, closed_: bool = False) -> None:
         if closed_:
             p = np.vstack([p, p[:1]])
         if amp:
@@ -339,20 +339,20 @@ def draw(label: int, rng: np.random.Generator) -> np.ndarray:
                         fill=255,
                         width=width,
                     )
-        stroke(p, width, closed_=True)
+        stroke(pen, p, width, closed_=True)
     # Details in the outline's brush or a finer one; a shoe's straps and a bag's handle keep the brush.
     thinner = label not in (5, 7, 8, 9) and _chance(rng, 0.5)
     detail = max(1, int(width * _u(rng, 0.4, 0.8))) if thinner else width
-    shape = np.asarray(img) > 0
-    if style == "solid":  # on a painted shape details are drawn dark, beside it (a handle, a strap) light
-        pen = ImageDraw.Draw(layer := Image.new("L", (CANVAS_SIDE, CANVAS_SIDE), 0))
-        detail = max(1, detail // 2)
-    for s in lines:
-        stroke(place(s), detail)
-    a = np.asarray(img)
-    if style == "solid":
-        drawn = np.asarray(layer) > 0
-        a = np.where(drawn & shape, 0, np.where(drawn, 255, a)).astype(np.uint8)
+    if style != "solid":
+        for s in lines:
+            stroke(pen, place(s), detail)
+        a = np.asarray(img)
+    else:  # on a painted shape details are drawn dark, beside it (a handle, a strap) light
+        layer = Image.new("L", (CANVAS_SIDE, CANVAS_SIDE), 0)
+        for s in lines:
+            stroke(ImageDraw.Draw(layer), place(s), max(1, detail // 2))
+        a, drawn = np.asarray(img), np.asarray(layer) > 0
+        a = np.where(drawn & (a > 0), 0, np.where(drawn, 255, a)).astype(np.uint8)
     return np.dstack([a, a, a, np.full_like(a, 255)])
 
 
